@@ -1,0 +1,44 @@
+"""Anomaly detection: is this log (a line or a window) normal or abnormal?
+
+R-Log answer reward: +1.0 when the answer equals the label after lower-casing and stripping,
+else -1.0. Total under ``rlog``: [-2, 1.1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rlog_env.tasks.base import Judgement, Task
+
+NORMAL, ABNORMAL = "normal", "abnormal"
+LABELS = (NORMAL, ABNORMAL)
+
+
+def score_label(answer: str, label: str) -> bool:
+    """Whether ``answer`` names ``label`` exactly (case and surrounding whitespace ignored)."""
+    return answer.strip().lower() == label.strip().lower()
+
+
+@dataclass(frozen=True)
+class AnomalyDetection(Task):
+    """Classify logs as ``normal`` or ``abnormal``."""
+
+    name: ClassVar[str] = "anomaly_detection"
+    env_id: ClassVar[str] = "RLog/AnomalyDetection-v0"
+    title: ClassVar[str] = "Anomaly detection"
+    default_instruction: ClassVar[str] = (
+        "Decide whether the following logs are normal or abnormal."
+    )
+    answer_rule: ClassVar[str] = "The answer is exactly one word: normal or abnormal."
+    rlog_answer_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+
+    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+        predicted = answer.strip().lower()
+        correct = predicted == reference.strip().lower()
+        return Judgement(
+            rlog=1.0 if correct else -1.0,
+            unit=1.0 if correct else 0.0,
+            metrics={"predicted_label": predicted if predicted in LABELS else "invalid",
+                     "correct": correct},
+        )

@@ -1,0 +1,182 @@
+"""What every task shares: the sample, the reward, the reward schemes and the task base class.
+
+A task turns a :class:`Sample` into a prompt (one text, or chat messages) and scores a
+completion against the sample's reference. Scoring is pure: the environment, the TRL reward
+functions and the evaluation runner all call :meth:`Task.score`, so a score means the same
+wherever it is seen.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+from rlog_env.tasks.formats import (
+    THINK_FIRST,
+    ParsedCompletion,
+    check_format,
+    format_instructions,
+    parse_completion,
+)
+
+RLOG = "rlog"
+UNIT = "unit"
+SCHEMES = (RLOG, UNIT)
+
+# R-Log's format reward; the unit scheme keeps the same share of the top reward for the format.
+_RLOG_FORMAT_OK, _RLOG_FORMAT_BAD, _RLOG_ANSWER_BAD = 0.1, -1.0, -1.0
+_UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT = 0.1, 0.9
+
+SYSTEM_ROLE = (
+    "You are an experienced operations and maintenance (O&M) engineer who analyses system logs."
+)
+
+
+def check_scheme(reward: str) -> str:
+    """Return ``reward`` if it names a known reward scheme, else raise a ``ValueError``."""
+    if reward not in SCHEMES:
+        raise ValueError(
+            f"reward expects one of {', '.join(map(repr, SCHEMES))}, got {reward!r}; "
+            "'rlog' is the released R-Log reward, 'unit' the same judgement in [0, 1]"
+        )
+    return reward
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled example: the logs an agent sees and the reference it is scored against.
+
+    ``logs`` is the log text shown to the agent; ``reference`` the reference answer (a template,
+    a label, or free text). ``instruction`` is the source's own wording of the request, when it
+    has one (LogLM does), else empty and the task's default is used. ``facts`` holds key facts a
+    fact-grounded reward can check; ``meta`` describes where the sample comes from (source,
+    split, index, id, ...) and may be shown to the agent: it never holds the reference.
+    """
+
+    task: str
+    domain: str
+    logs: str
+    reference: str
+    instruction: str = ""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A scored completion: ``total = format + answer``, plus the task's cheap metrics."""
+
+    total: float
+    format: float
+    answer: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        """The three reward parts, as the environment's ``info["reward"]`` carries them."""
+        return {"total": self.total, "format": self.format, "answer": self.answer}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A task's verdict on a well-formed, non-empty answer.
+
+    ``rlog`` is the R-Log answer reward; ``unit`` the same judgement in [0, 1] with the
+    reference at 1.0; ``metrics`` the cheap metrics reported in ``info``.
+    """
+
+    rlog: float
+    unit: float
+    metrics: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Task:
+    """Base class of the five tasks: prompt building and scoring under a format and a scheme.
+
+    Arguments:
+        reasoning: the output format, ``"think-first"`` (R-Log, default), ``"answer-first"``
+            (R-Log-fast) or ``"none"`` (the whole completion is the answer).
+        reward: the reward scheme, ``"rlog"`` (the released R-Log reward, default) or
+            ``"unit"`` (the same judgement in [0, 1]).
+    """
+
+    reasoning: str = THINK_FIRST
+    reward: str = RLOG
+
+    name: ClassVar[str]
+    env_id: ClassVar[str]
+    title: ClassVar[str]
+    default_instruction: ClassVar[str]
+    answer_rule: ClassVar[str]
+    rlog_answer_range: ClassVar[tuple[float, float]]
+
+    def __post_init__(self) -> None:
+        check_format(self.reasoning)
+        check_scheme(self.reward)
+
+    # -- prompts ---------------------------------------------------------------------------
+    def messages(self, sample: Sample) -> list[dict[str, str]]:
+        """Chat messages: a system message with the format rules, a user message with the logs."""
+        system = f"{SYSTEM_ROLE} {self.answer_rule} {format_instructions(self.reasoning)}"
+        instruction = sample.instruction.strip() or self.default_instruction
+        user = f"{instruction}\n\nLogs:\n{sample.logs}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def prompt(self, sample: Sample) -> str:
+        """The prompt as one text: the system message, a blank line, the user message."""
+        system, user = self.messages(sample)
+        return f"{system['content']}\n\n{user['content']}"
+
+    # -- scoring ---------------------------------------------------------------------------
+    def parse(self, completion: str) -> ParsedCompletion:
+        """The completion's answer and reasoning under this task's format."""
+        return parse_completion(completion, self.reasoning)
+
+    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+        """Judge a non-empty answer against the reference. Subclasses implement it."""
+        raise NotImplementedError
+
+    def score(self, completion: str, reference: str, logs: str = "") -> Reward:
+        """Score ``completion`` against ``reference`` (``logs``: the log text the sample shows).
+
+        Never raises on a string completion: any text earns a finite reward within
+        :attr:`reward_range`.
+        """
+        parsed = self.parse(completion)
+        if not parsed.well_formed or not parsed.answer:
+            if self.reward == RLOG:
+                fmt = _RLOG_FORMAT_OK if parsed.well_formed else _RLOG_FORMAT_BAD
+                return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
+                              {"well_formed": parsed.well_formed, "answer_empty": True})
+            fmt = _UNIT_FORMAT_OK if parsed.well_formed else 0.0
+            return Reward(fmt, fmt, 0.0, {"well_formed": parsed.well_formed, "answer_empty": True})
+        verdict = self.judge(parsed.answer, reference, logs)
+        if self.reward == RLOG:
+            fmt, answer = _RLOG_FORMAT_OK, verdict.rlog
+        else:
+            fmt, answer = _UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT * verdict.unit
+        if not math.isfinite(answer):  # pragma: no cover - every judge returns finite values
+            raise ArithmeticError(f"{self.name} produced a non-finite answer reward {answer!r}")
+        details = {"well_formed": True, "answer_empty": False, **verdict.metrics}
+        return Reward(fmt + answer, fmt, answer, details)
+
+    def reward_for(self, completion: str, sample: Sample) -> Reward:
+        """Score ``completion`` against ``sample``: the environment's reward."""
+        return self.score(completion, sample.reference, sample.logs)
+
+    @property
+    def reward_range(self) -> tuple[float, float]:
+        """The lowest and highest total reward under this task's scheme."""
+        if self.reward == UNIT:
+            return (0.0, 1.0)
+        return (_RLOG_FORMAT_BAD + _RLOG_ANSWER_BAD, _RLOG_FORMAT_OK + self.rlog_answer_range[1])
+
+    def reference_completion(self, sample: Sample) -> str:
+        """The sample's reference written in this task's format: the top-scoring completion."""
+        if self.reasoning == "none":
+            return sample.reference
+        think = "The reference answer."
+        if self.reasoning == THINK_FIRST:
+            return f"<think>{think}</think><answer>{sample.reference}</answer>"
+        return f"<answer>{sample.reference}</answer><think>{think}</think>"

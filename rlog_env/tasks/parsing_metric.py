@@ -1,0 +1,168 @@
+"""R-Log's token-level F1 for log parsing, written from its description and with its bugs fixed.
+
+Both templates are tokenised as BERT's basic tokenizer does with case kept: split on
+whitespace, then every punctuation character becomes its own token. From each token whatever
+is not a word character or ``*`` is stripped and empty tokens are dropped, so ``<*>`` becomes
+``*``.
+
+Every reference token is either a *template word* or a *variable* (one per ``<*>``). A
+template word is right when the prediction has it (case-insensitive, each prediction token used
+once). A variable is right when the prediction contains ``*`` and the variable's value — found
+by matching the reference template against the log message, ``<*>`` as groups, whitespace
+normalised — has none of its tokens left among the prediction's tokens once the template words
+have taken theirs (so an unreplaced value is caught, and a value that happens to equal a word of
+the template is not). An empty value is right. The score is the F1 of the ``variable`` class
+over the reference tokens (a wrong template word counts as a false variable); a reference with
+no variable is scored on the ``template`` class.
+
+Where the reference template does not match its message (a corrected template that no longer
+fits the raw line, say), the values are unknown: a variable is then right whenever the
+prediction contains ``*``. :attr:`ParsingScore.template_matched` records which case applied.
+
+The released R-Log scorer labels tokens by looking for the literal ``<*>`` after stripping
+punctuation, so it never sees a variable token and scores every template on its words alone;
+the variable rule above is what its paper describes.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+_STRIP = re.compile(r"[^\w*]+")
+_WHITESPACE = re.compile(r"\s+")
+_VARIABLE = "<*>"
+
+
+def _is_punctuation(char: str) -> bool:
+    # BERT's rule: every non-letter/number ASCII symbol, and every Unicode "P*" category.
+    cp = ord(char)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+def basic_tokens(text: str) -> list[str]:
+    """BERT basic tokenisation, case kept: whitespace split, then punctuation split."""
+    tokens: list[str] = []
+    for word in text.split():
+        if word.isalnum():  # fast path: no punctuation inside
+            tokens.append(word)
+            continue
+        current = []
+        for char in word:
+            if _is_punctuation(char):
+                if current:
+                    tokens.append("".join(current))
+                    current = []
+                tokens.append(char)
+            else:
+                current.append(char)
+        if current:
+            tokens.append("".join(current))
+    return tokens
+
+
+def score_tokens(text: str) -> list[str]:
+    """The tokens the parsing score compares: basic tokens stripped to word characters and ``*``."""
+    out = []
+    for token in basic_tokens(text):
+        token = _STRIP.sub("", token)
+        if token:
+            out.append(token)
+    return out
+
+
+@dataclass(frozen=True)
+class AnalysedTemplate:
+    """A reference template split into labelled tokens, with its variables' values."""
+
+    template_words: tuple[str, ...]  # lower-cased
+    variable_values: tuple[tuple[str, ...], ...]  # lower-cased score tokens of each value
+    matched: bool  # whether the template matched its message
+
+
+def _template_regex(template: str) -> re.Pattern:
+    pieces = _WHITESPACE.sub(" ", template.strip()).split(_VARIABLE)
+    literal = [re.escape(piece).replace(r"\ ", r"\s+").replace(" ", r"\s+") for piece in pieces]
+    return re.compile("(.*?)".join(literal), re.DOTALL)
+
+
+@lru_cache(maxsize=65536)
+def analyse_template(template: str, message: str | None) -> AnalysedTemplate:
+    """Label the tokens of a reference ``template`` and find its variables' values in ``message``."""
+    pieces = template.split(_VARIABLE)
+    words = tuple(t.lower() for piece in pieces for t in score_tokens(piece))
+    n_variables = len(pieces) - 1
+    values: tuple[tuple[str, ...], ...] = ((),) * n_variables
+    matched = False
+    if message is not None and n_variables:
+        normalised = _WHITESPACE.sub(" ", message.strip())
+        try:
+            match = _template_regex(template).fullmatch(normalised)
+        except re.error:  # pragma: no cover - re.escape makes every literal safe
+            match = None
+        if match is not None:
+            matched = True
+            values = tuple(
+                tuple(t.lower() for t in score_tokens(group) if t != "*") for group in match.groups()
+            )
+    elif message is not None:
+        matched = _WHITESPACE.sub(" ", message.strip()) == _WHITESPACE.sub(" ", template.strip())
+    return AnalysedTemplate(words, values, matched)
+
+
+@dataclass(frozen=True)
+class ParsingScore:
+    """The parsing F1 of one prediction and the counts behind it."""
+
+    f1: float
+    template_right: int
+    template_total: int
+    variables_right: int
+    variables_total: int
+    template_matched: bool
+
+
+def parsing_f1(prediction: str, template: str, message: str | None = None) -> ParsingScore:
+    """R-Log's token-level F1 of a predicted template against the reference ``template``.
+
+    ``message`` is the log message the template describes; without it no value is known and a
+    variable is right whenever the prediction contains ``*``.
+    """
+    ref = analyse_template(template, message)
+    predicted = [t.lower() for t in score_tokens(prediction)]
+    remaining = Counter(predicted)
+    template_right = 0
+    for word in ref.template_words:
+        if remaining[word] > 0:
+            remaining[word] -= 1
+            template_right += 1
+    variables_right = 0
+    if remaining["*"] > 0:  # a `*` the template words did not use
+        for value in ref.variable_values:
+            if not any(remaining[token] > 0 for token in value):
+                variables_right += 1
+    n_words, n_vars = len(ref.template_words), len(ref.variable_values)
+    if n_vars:
+        true_pos = variables_right
+        false_neg = n_vars - variables_right
+        false_pos = n_words - template_right  # a missed template word is labelled a variable
+    elif n_words:
+        true_pos = template_right
+        false_neg = n_words - template_right
+        false_pos = 0
+    else:  # a template with no tokens at all: right only when the prediction has none either
+        f1 = 1.0 if not predicted else 0.0
+        return ParsingScore(f1, 0, 0, 0, 0, ref.matched)
+    denominator = 2 * true_pos + false_neg + false_pos
+    f1 = 2 * true_pos / denominator if denominator else 0.0
+    return ParsingScore(f1, template_right, n_words, variables_right, n_vars, ref.matched)
+
+
+def normalise_template(template: str) -> str:
+    """A template with whitespace collapsed, for the exact-match metric."""
+    return _WHITESPACE.sub(" ", template.strip())

@@ -1,0 +1,43 @@
+"""The three free-text tasks' shared reward: BLEU-4 and ROUGE-1/2/L, R-Log's way.
+
+Answer reward = (BLEU-4 + ROUGE-1 + ROUGE-2 + ROUGE-L) / 400 (each in per cent), divided by
+0.8 when above 0, else 0. A reference of four words or more earns 1.25 against itself (BLEU-4
+is 0 below four words). Total under ``rlog``: [-2, 1.35]. Under ``unit`` the answer reward is
+divided by what the reference earns against itself, so the reference scores 1.0 at any length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rlog_env.tasks.base import Judgement, Task
+from rlog_env.tasks.text_metrics import text_reference
+
+TEXT_SCALE = 0.8
+
+
+def rlog_text_reward(mean_fraction: float) -> float:
+    """R-Log's answer reward from (BLEU + R1 + R2 + RL) / 400: divided by 0.8 when above 0."""
+    return mean_fraction / TEXT_SCALE if mean_fraction > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class TextTask(Task):
+    """Base of the free-text tasks, scored by BLEU-4 and ROUGE-1/2/L."""
+
+    rlog_answer_range: ClassVar[tuple[float, float]] = (0.0, 1.0 / TEXT_SCALE)
+
+    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+        analysed = text_reference(reference)
+        scores = analysed.score(answer)
+        fraction = scores.mean_fraction
+        rlog = rlog_text_reward(fraction)
+        best = analysed.score(reference).mean_fraction
+        unit = min(1.0, fraction / best) if best > 0 else 0.0
+        return Judgement(
+            rlog=rlog,
+            unit=unit,
+            metrics={"bleu4": scores.bleu4, "rouge1": scores.rouge1,
+                     "rouge2": scores.rouge2, "rougeL": scores.rougeL},
+        )

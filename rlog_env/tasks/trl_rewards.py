@@ -1,0 +1,78 @@
+"""Reward functions for TRL's ``GRPOTrainer``: the task's format and answer rewards, apart.
+
+TRL calls each reward function with keyword arguments ``prompts``, ``completions``,
+``completion_ids`` and every extra column of the prompt data set, and logs each function under
+its ``__name__``. The columns these functions read are ``reference`` (the reference answer) and
+``logs`` (the log text of the sample, needed by log parsing to find the variables' values).
+Completions may be plain strings or chat messages. Format + answer = the environment's total
+reward, to the bit.
+
+The functions are picklable callable classes, so they cross process boundaries (dataloader
+workers, ``accelerate``) like TRL's own ``trl.rewards``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from rlog_env.tasks.base import RLOG
+from rlog_env.tasks.formats import THINK_FIRST, completion_text
+from rlog_env.tasks.registry import get_task
+
+
+class _TaskRewardFunction:
+    part = ""
+
+    def __init__(self, task: str, reasoning: str = THINK_FIRST, reward: str = RLOG):
+        self._task = get_task(task, reasoning, reward)  # validates all three
+        self.task, self.reasoning, self.reward = task, reasoning, reward
+        self.__name__ = f"{task}_{self.part}"
+
+    def __call__(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] | None = None,
+        *,
+        reference: Sequence[str] | None = None,
+        logs: Sequence[str] | None = None,
+        **columns: Any,
+    ) -> list[float | None]:
+        if completions is None:
+            raise TypeError(f"{self.__name__} expects completions=[...], as TRL passes them")
+        if reference is None:
+            raise TypeError(
+                f"{self.__name__} expects a 'reference' column in the prompt data set; "
+                "build it with the training exports or add the sample's reference answer"
+            )
+        if len(reference) != len(completions):
+            raise ValueError(
+                f"{self.__name__} expects one reference per completion, got {len(reference)} "
+                f"references for {len(completions)} completions"
+            )
+        if logs is None:
+            logs = [""] * len(completions)
+        return [
+            getattr(self._task.score(completion_text(c), ref, log or ""), self.part)
+            for c, ref, log in zip(completions, reference, logs)
+        ]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(task={self.task!r}, reasoning={self.reasoning!r}, "
+                f"reward={self.reward!r})")
+
+
+class FormatReward(_TaskRewardFunction):
+    """The format part of a task's reward, as a TRL reward function."""
+
+    part = "format"
+
+
+class AnswerReward(_TaskRewardFunction):
+    """The answer part of a task's reward, as a TRL reward function."""
+
+    part = "answer"
+
+
+def trl_reward_functions(task: str, reasoning: str = THINK_FIRST, reward: str = RLOG) -> list:
+    """``[FormatReward, AnswerReward]`` for ``task``: pass them as ``GRPOTrainer(reward_funcs=…)``."""
+    return [FormatReward(task, reasoning, reward), AnswerReward(task, reasoning, reward)]
