@@ -1,13 +1,16 @@
-"""The ``rlog`` command.
+"""The ``rlog`` command: look at the environments, check a data directory, score answers.
 
-``rlog check`` walks every environment over every source and split of a data directory, scores
-each sample's reference and an empty answer, and prints one row per environment, source and
-split: the number of samples and the lowest and highest reward seen. It exits with status 1 if
-a reference misses the top reward or an empty answer misses the bottom, so it doubles as a
-check that a data directory is complete and sound.
+- ``rlog check``: walk every environment over every source and split, score each sample's
+  reference and an empty answer, and fail (status 1) unless the reference earns the top reward
+  and the empty answer the bottom everywhere: a check that a data directory is sound.
+- ``rlog envs``: every environment, source, split size and domain, and the known overlaps
+  between sources.
+- ``rlog show ENV``: one episode as a person reads it: the prompt, the reference, and what the
+  reference scores.
+- ``rlog score ENV --answer TEXT``: score one answer to one sample, as the environment would.
 
-``rlog score ENV --index I --answer TEXT`` scores one answer to one sample, as the environment
-would.
+``--json`` prints the same content as JSON. Errors in the input (an unknown environment, a
+missing data directory, a malformed file) print one line naming the problem and exit with 2.
 """
 
 from __future__ import annotations
@@ -15,17 +18,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 import gymnasium as gym
+from rich.console import Console
+from rich.table import Table
 
 import rlog_env
-from rlog_env.datasets import SOURCES, DataError
+from rlog_env.datasets import KNOWN_OVERLAPS, SOURCES, DataError, load_source
 from rlog_env.tasks import FORMATS, SCHEMES, TEXT_TASKS
 
 
 def _sources_for(task: str) -> list[str]:
     return [name for name, (tasks, _, _) in SOURCES.items() if task in tasks]
+
+
+def _console(out) -> Console:
+    return Console(file=out, width=120, highlight=False, soft_wrap=False)
+
+
+def _print_json(data: Any, out) -> None:
+    json.dump(data, out, indent=2, ensure_ascii=False)
+    print(file=out)
 
 
 def _top_reward(env: rlog_env.RLogEnv, sample: rlog_env.Sample) -> float:
@@ -36,70 +50,161 @@ def _top_reward(env: rlog_env.RLogEnv, sample: rlog_env.Sample) -> float:
     return task.reward_range[1]
 
 
-def check(data_dir: str | None, reasoning: str, reward: str, out=sys.stdout) -> int:
+def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = False, out=sys.stdout) -> int:
     """Score references and empty answers everywhere; print the table; return the exit status."""
-    rows, failures = [], 0
+    rows = []
     for env_id, cls in rlog_env.ENVIRONMENTS.items():
         for source in _sources_for(cls.task_name):
             for split in ("train", "test"):
                 env = gym.make(env_id, source=source, split=split, data_dir=data_dir,
                                reasoning=reasoning, reward=reward).unwrapped
-                low, high = env.reward_range
-                worst_reference, bad = high, 0
+                low = env.reward_range[0]
+                worst, failed = env.reward_range[1], 0
                 for index in range(len(env)):
                     sample = env.source[index]
                     got = env.task.reward_for(env.task.reference_completion(sample), sample).total
-                    worst_reference = min(worst_reference, got)
-                    bad += got != _top_reward(env, sample)
-                    bad += env.task.reward_for("", sample).total != low
-                failures += bad
-                rows.append((env_id, source, split, len(env), f"{worst_reference:.4f}",
-                             "ok" if not bad else f"{bad} FAILED"))
-    header = ("environment", "source", "split", "samples", "min reference reward", "check")
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
-    print(f"\nreasoning={reasoning} reward={reward}: "
-          + ("every reference earns the top reward and every empty answer the bottom"
-             if not failures else f"{failures} check(s) failed"), file=out)
+                    worst = min(worst, got)
+                    failed += got != _top_reward(env, sample)
+                    failed += env.task.reward_for("", sample).total != low
+                rows.append({"environment": env_id, "source": source, "split": split,
+                             "samples": len(env), "min_reference_reward": worst, "failed": failed})
+    failures = sum(r["failed"] for r in rows)
+    if as_json:
+        _print_json({"reasoning": reasoning, "reward": reward, "rows": rows, "failed": failures}, out)
+        return 1 if failures else 0
+    table = Table("environment", "source", "split", "samples", "min reference reward", "check",
+                  title=f"rlog check (reasoning={reasoning}, reward={reward})")
+    for r in rows:
+        table.add_row(r["environment"], r["source"], r["split"], str(r["samples"]),
+                      f"{r['min_reference_reward']:.4f}", "ok" if not r["failed"] else f"{r['failed']} FAILED")
+    console = _console(out)
+    console.print(table)
+    console.print("every reference earns the top reward and every empty answer the bottom"
+                  if not failures else f"{failures} check(s) failed")
     return 1 if failures else 0
+
+
+def envs(data_dir: str | None, as_json: bool = False, out=sys.stdout) -> int:
+    """List every environment and source with split sizes and domains, and the overlaps."""
+    rows = []
+    for env_id, cls in rlog_env.ENVIRONMENTS.items():
+        for source in _sources_for(cls.task_name):
+            row: dict[str, Any] = {"environment": env_id, "source": source}
+            try:
+                splits = {split: load_source(source, cls.task_name, split=split, data_dir=data_dir)
+                          for split in ("train", "test")}
+            except (DataError, FileNotFoundError) as exc:
+                row.update(train=None, test=None, domains=[], unavailable=str(exc))
+            else:
+                row.update(train=len(splits["train"]), test=len(splits["test"]),
+                           domains=sorted(set(splits["train"].domains) | set(splits["test"].domains)))
+            rows.append(row)
+    overlaps = [{"sources": [a, b], "overlap": text} for a, b, text in KNOWN_OVERLAPS]
+    if as_json:
+        _print_json({"environments": rows, "overlaps": overlaps}, out)
+        return 0
+    table = Table("environment", "source", "train", "test", "domains", title="rlog environments")
+    for r in rows:
+        if "unavailable" in r:
+            table.add_row(r["environment"], r["source"], "-", "-", f"unavailable: {r['unavailable']}")
+        else:
+            table.add_row(r["environment"], r["source"], str(r["train"]), str(r["test"]), ", ".join(r["domains"]))
+    overlap_table = Table("sources", "known overlap", title="known overlaps between sources")
+    for o in overlaps:
+        overlap_table.add_row(" / ".join(o["sources"]), o["overlap"])
+    console = _console(out)
+    console.print(table)
+    console.print(overlap_table)
+    return 0
+
+
+def show(env_id: str, source: str | None, split: str, data_dir: str | None, seed: int | None,
+         index: int | None, reasoning: str, reward: str, as_json: bool = False, out=sys.stdout) -> int:
+    """Print one episode: prompt, reference, and the reward the reference earns."""
+    env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward)
+    prompt, info = env.reset(seed=seed, options=None if index is None else {"index": index})
+    reference_completion = env.unwrapped.task.reference_completion(env.unwrapped.source[info["index"]])
+    _, _, _, _, step_info = env.step(reference_completion)
+    episode = {"environment": env_id, "source": info["source"], "split": info["split"],
+               "index": info["index"], "domain": info["domain"], "seed": seed,
+               "reasoning": reasoning, "reward_scheme": reward, "meta": info["meta"],
+               "messages": info["messages"], "prompt": prompt,
+               "reference": step_info["reference"], "reference_completion": reference_completion,
+               "reference_reward": step_info["reward"], "reference_metrics": step_info["metrics"]}
+    if as_json:
+        _print_json(episode, out)
+        return 0
+    console = _console(out)
+    head = Table(show_header=False, title=f"{env_id} - {info['source']}/{info['split']} sample {info['index']}")
+    head.add_column(style="bold")
+    head.add_column()
+    for key in ("domain", "seed", "reasoning", "reward_scheme"):
+        head.add_row(key, str(episode[key]))
+    head.add_row("meta", json.dumps(info["meta"], ensure_ascii=False))
+    console.print(head)
+    for message in info["messages"]:
+        console.rule(f"{message['role']} message")
+        console.print(message["content"], markup=False, soft_wrap=True)
+    console.rule("reference")
+    console.print(step_info["reference"], markup=False, soft_wrap=True)
+    scores = Table("total", "format", "answer", *step_info["metrics"], title="what the reference scores")
+    scores.add_row(*(f"{v:.4f}" for v in step_info["reward"].values()),
+                   *(f"{v:.4f}" if isinstance(v, float) else str(v) for v in step_info["metrics"].values()))
+    console.print(scores)
+    return 0
 
 
 def score(env_id: str, source: str | None, split: str, data_dir: str | None, index: int,
           answer: str, reasoning: str, reward: str, out=sys.stdout) -> int:
     """Score ``answer`` on sample ``index`` and print the step's reward and info as JSON."""
-    env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning,
-                   reward=reward)
+    env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward)
     env.reset(options={"index": index})
-    _, total, _, _, info = env.step(answer)
-    json.dump({"env": env_id, "index": index, "reward": info["reward"], "metrics": info["metrics"],
-               "reference": info["reference"]}, out, indent=2, ensure_ascii=False)
-    print(file=out)
+    _, _, _, _, info = env.step(answer)
+    _print_json({"environment": env_id, "index": index, "reward": info["reward"],
+                 "metrics": info["metrics"], "reference": info["reference"]}, out)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlog`` argument parser."""
-    parser = argparse.ArgumentParser(prog="rlog", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="rlog", description="rlog_env: log-analysis environments after R-Log.")
     parser.add_argument("--version", action="version", version=f"rlog_env {rlog_env.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def data_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data-dir", help="data directory laid out like shared/data (default: $RLOG_DATA_DIR)")
-        p.add_argument("--reasoning", choices=FORMATS, default="think-first")
-        p.add_argument("--reward", choices=SCHEMES, default="rlog")
 
-    p_check = commands.add_parser("check", help="score references and empty answers on every environment")
-    common(p_check)
-    p_score = commands.add_parser("score", help="score one answer to one sample")
-    p_score.add_argument("env", choices=list(rlog_env.ENVIRONMENTS), metavar="ENV",
-                         help=f"one of {', '.join(rlog_env.ENVIRONMENTS)}")
-    p_score.add_argument("--source", default=None)
-    p_score.add_argument("--split", choices=("train", "test"), default="train")
-    p_score.add_argument("--index", type=int, default=0)
-    p_score.add_argument("--answer", required=True, help="the completion to score")
-    common(p_score)
+    def scheme(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--reasoning", choices=FORMATS, default="think-first", help="output format")
+        p.add_argument("--reward", choices=SCHEMES, default="rlog", help="reward scheme")
+
+    def episode(p: argparse.ArgumentParser) -> None:
+        p.add_argument("env", metavar="ENV", help=f"one of {', '.join(rlog_env.ENVIRONMENTS)}")
+        p.add_argument("--source", default=None, help="sample source (default: the environment's)")
+        p.add_argument("--split", choices=("train", "test"), default="train")
+
+    p = commands.add_parser("check", help="score references and empty answers on every environment")
+    data_dir(p), scheme(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p = commands.add_parser("envs", help="list environments, sources, split sizes, domains, overlaps")
+    data_dir(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p = commands.add_parser("show", help="show one episode: prompt, reference, its reward")
+    episode(p), data_dir(p), scheme(p)
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--seed", type=int, default=None, help="draw the sample with this seed")
+    pick.add_argument("--index", type=int, default=None, help="take sample I of the split")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p = commands.add_parser("score", help="score one answer to one sample")
+    episode(p), data_dir(p), scheme(p)
+    p.add_argument("--index", type=int, default=0, help="sample index in the split")
+    p.add_argument("--answer", required=True, help="the completion to score")
     return parser
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id not in rlog_env.ENVIRONMENTS:
+        raise ValueError(f"ENV expects one of {', '.join(rlog_env.ENVIRONMENTS)}, got {env_id!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,10 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "check":
-            return check(args.data_dir, args.reasoning, args.reward)
+            return check(args.data_dir, args.reasoning, args.reward, args.json)
+        if args.command == "envs":
+            return envs(args.data_dir, args.json)
+        _check_env_id(args.env)
+        if args.command == "show":
+            return show(args.env, args.source, args.split, args.data_dir, args.seed, args.index,
+                        args.reasoning, args.reward, args.json)
         return score(args.env, args.source, args.split, args.data_dir, args.index, args.answer,
                      args.reasoning, args.reward)
-    except (DataError, FileNotFoundError, ValueError, IndexError) as exc:
+    except (DataError, FileNotFoundError, ValueError, IndexError, TypeError) as exc:
         hint = " (on the command line: --data-dir DIR)" if isinstance(exc, FileNotFoundError) else ""
         print(f"rlog: error: {exc}{hint}", file=sys.stderr)
         return 2

@@ -178,8 +178,9 @@ class AnomalyDetectionEnv(RLogEnv):
     __doc__ = """Anomaly detection: are these logs normal or abnormal?
 
     Description:
-        The agent sees a log line (``loghub``: a raw BGL line with its alert label removed;
-        ``loglm``: a BGL or Spirit message) and answers ``normal`` or ``abnormal``.
+        The agent sees logs and answers ``normal`` or ``abnormal``: ``loghub``, a raw BGL line
+        with its alert label removed; ``loglm``, a BGL or Spirit message; ``hdfs``, every line
+        of one HDFS block's session (session-level detection).
 
     Observation:
         The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
@@ -193,7 +194,7 @@ class AnomalyDetectionEnv(RLogEnv):
         lower-casing and stripping, else -1.0. Total in [-2, 1.1]. ``unit``: 0.1 for the format
         + 0.9 when right, in [0, 1]. ``info["metrics"]`` holds ``predicted_label``
         (``normal``, ``abnormal`` or ``invalid``) and ``correct``.
-    """ + _ARGUMENTS.format(default="loghub", sources="loghub, loglm")
+    """ + _ARGUMENTS.format(default="loghub", sources="loghub, loglm, hdfs")
 
     task_name = "anomaly_detection"
 

@@ -1,0 +1,76 @@
+"""Fixtures for the environment tests: the (task, source) grid and a cache of made environments.
+
+Every environment is made with ``data_dir`` passed explicitly, so these tests need no
+``RLOG_DATA_DIR``. Made environments are cached for the session (sources are cached by the
+package anyway); tests that need a fresh generator make their own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import rlog_env
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SOURCES_BY_TASK = {
+    "log_parsing": ("loghub", "loglm"),
+    "anomaly_detection": ("loghub", "loglm"),
+    "log_interpretation": ("loglm",),
+    "root_cause_analysis": ("loglm",),
+    "solution_recommendation": ("loglm",),
+}
+TASK_SOURCES = [(task, source) for task, sources in SOURCES_BY_TASK.items() for source in sources]
+ENV_ID = {task: rlog_env.get_task(task).env_id for task in SOURCES_BY_TASK}
+FORMATS = ("think-first", "answer-first", "none")
+SCHEMES = ("rlog", "unit")
+SPLITS = ("train", "test")
+
+
+def ts_id(pair: tuple[str, str]) -> str:
+    return f"{pair[0]}-{pair[1]}"
+
+
+@pytest.fixture(scope="session")
+def make_env(data_dir):
+    """``make_env(task, source, split=, reasoning=, reward=)``: a cached ``gymnasium.make`` env."""
+    cache: dict[tuple, gym.Env] = {}
+
+    def make(task: str, source: str, split: str = "train", reasoning: str = "think-first",
+             reward: str = "rlog") -> gym.Env:
+        key = (task, source, split, reasoning, reward)
+        if key not in cache:
+            cache[key] = gym.make(ENV_ID[task], source=source, data_dir=data_dir, split=split,
+                                  reasoning=reasoning, reward=reward)
+        return cache[key]
+
+    yield make
+    for env in cache.values():
+        env.close()
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(data_dir):
+    """``subprocess_env(hashseed)``: an environment for a fresh ``python`` process that can
+    import the package from the repository and find the data."""
+
+    def build(hashseed: str | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["RLOG_DATA_DIR"] = str(data_dir)
+        if hashseed is not None:
+            env["PYTHONHASHSEED"] = hashseed
+        return env
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def python() -> str:
+    return sys.executable

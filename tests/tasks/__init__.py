@@ -1,0 +1,1 @@
+"""Tests of rlog_env.tasks: golden scores, format rules, reward functions for TRL."""
