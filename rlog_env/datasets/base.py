@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,28 +70,39 @@ def content_split(key: str, test_fraction: float = TEST_FRACTION) -> str:
     return TEST if int.from_bytes(digest[:8], "big") < test_fraction * 2**64 else TRAIN
 
 
-def read_csv(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield ``(line number, row)`` from a UTF-8 CSV file, checking its header and row widths."""
+def read_text(path: Path) -> str:
+    """The text of a UTF-8 file; a missing file, a directory or a bad byte is a ``DataError``."""
     if not path.is_file():
         raise DataError(path, "file not found" if not path.exists() else "expected a file, found a directory")
+    data = path.read_bytes()
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise DataError(path, f"empty file; expected a CSV header with {', '.join(required)}", line=1) from None
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise DataError(path, f"header lacks column(s) {', '.join(missing)}; expected {', '.join(required)}, found {', '.join(header)}", line=1)
-            for row in reader:
-                if len(row) != len(header):
-                    raise DataError(path, f"expected {len(header)} fields as in the header, found {len(row)}", line=reader.line_num)
-                yield reader.line_num, dict(zip(header, row))
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(path, f"not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(path, f"not valid UTF-8 at byte {exc.start} (column {column}): {exc.reason}; "
+                              "expected UTF-8 text", line=line) from None
+
+
+def read_csv(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line number, row)`` from a UTF-8 CSV file, checking its header and row widths."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    try:
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(path, f"empty file; expected a CSV header with {', '.join(required)}", line=1) from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DataError(path, f"header lacks column(s) {', '.join(missing)}; expected "
+                                  f"{', '.join(required)}, found {', '.join(header)}", line=1)
+        for row in reader:
+            if len(row) != len(header):
+                raise DataError(path, f"expected {len(header)} fields as in the header, found {len(row)}",
+                                line=reader.line_num)
+            yield reader.line_num, dict(zip(header, row))
     except csv.Error as exc:
-        raise DataError(path, f"malformed CSV: {exc}") from None
+        raise DataError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
 
 
 @dataclass(frozen=True)

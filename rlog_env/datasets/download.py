@@ -45,7 +45,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -120,30 +120,36 @@ def manifest() -> tuple[ManifestEntry, ...]:
     return _parse_manifest(resource.read_text(encoding="utf-8"), f"rlog_env/datasets/{MANIFEST_RESOURCE}")
 
 
-# Which manifest rows make up each data set: folder prefixes, plus single files shared with
-# another data set. The HDFS session sequences (logdeep) are numbered by the *full-log* HDFS
-# templates, which live in the LogHub repository; the loghub licence asks that its notice go
-# with every copy, so `hdfs` carries it too.
-_DATASET_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "loghub": (("loghub/", "loghub2_2k_corrected/", "loghub_2k_corrected/"), ()),
-    "loglm": (("loglm/",), ()),
-    "hdfs": (("hdfs_anomaly/",), ("loghub/HDFS/HDFS_templates.csv", "loghub/LICENSE")),
+# Which manifest rows make up each data set: folder prefixes, plus files of another folder
+# placed under a second name. The HDFS session sequences (logdeep) are numbered by the
+# *full-log* HDFS templates, which live in the LogHub repository; the `hdfs` source reads them
+# as hdfs_anomaly/HDFS_templates.csv, where shared/data keeps a copy, and the loghub licence
+# asks that its notice go with every copy (hdfs_anomaly/LICENSE_loghub in shared/data). These
+# are fetched from logpai/loghub and verified against the manifest's loghub rows.
+_DATASET_RULES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "loghub": (("loghub/", "loghub2_2k_corrected/", "loghub_2k_corrected/"), {}),
+    "loglm": (("loglm/",), {}),
+    "hdfs": (("hdfs_anomaly/",), {"hdfs_anomaly/HDFS_templates.csv": "loghub/HDFS/HDFS_templates.csv",
+                                  "hdfs_anomaly/LICENSE_loghub": "loghub/LICENSE"}),
 }
 
 
-def _dataset_rows(prefixes: tuple[str, ...], extra: tuple[str, ...]) -> tuple[ManifestEntry, ...]:
+def _dataset_rows(prefixes: tuple[str, ...], aliases: dict[str, str]) -> tuple[ManifestEntry, ...]:
     rows = manifest()
     by_path = {e.path: e for e in rows}
-    missing = [p for p in extra if p not in by_path]
+    missing = [p for p in aliases.values() if p not in by_path]
     if missing:  # the packaged manifest and this module disagree: a packaging bug
         raise DataError(f"rlog_env/datasets/{MANIFEST_RESOURCE}", f"lacks row(s) {', '.join(missing)}")
-    chosen = [e for e in rows if e.path.startswith(prefixes)] + [by_path[p] for p in extra]
+    chosen = [e for e in rows if e.path.startswith(prefixes)]
+    chosen += [replace(by_path[source], path=path) for path, source in aliases.items()]
     return tuple(chosen)
 
 
 DATASETS: dict[str, tuple[ManifestEntry, ...]] = {
-    name: _dataset_rows(prefixes, extra) for name, (prefixes, extra) in _DATASET_RULES.items()
+    name: _dataset_rows(prefixes, aliases) for name, (prefixes, aliases) in _DATASET_RULES.items()
 }
+"""Data set name -> the files it comprises: manifest rows, with ``path`` where the file goes.
+For ``hdfs`` two of them are LogHub rows placed under hdfs_anomaly/ (see above)."""
 
 
 class Licence(NamedTuple):
@@ -172,7 +178,7 @@ LICENCES: dict[str, Licence] = {
     "hdfs": Licence(
         "MIT (donglee-afar/logdeep, Copyright (c) 2020 donglee) for the session files; they derive "
         "from LogHub HDFS_v1, under the LogHub licence (research or academic use with attribution, "
-        "notice in loghub/LICENSE), which also covers the HDFS templates. Attribute both.",
+        "notice in hdfs_anomaly/LICENSE_loghub), which also covers the HDFS templates. Attribute both.",
         "Xu et al., \"Detecting Large-Scale System Problems by Mining Console Logs\", SOSP 2009; "
         "Zhu et al., \"Loghub: A Large Collection of System Log Datasets for AI-driven Log "
         "Analytics\", ISSRE 2023.",

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlog_env.datasets.base import DataError, content_split, read_csv
+from rlog_env.datasets.base import DataError, content_split, read_csv, read_text
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
@@ -91,13 +91,7 @@ def _parse_sequence(path: Path, line: int, text: str) -> tuple[int, ...]:
 
 
 def _read_plain(path: Path) -> list[tuple[int, tuple[int, ...]]]:
-    if not path.is_file():
-        raise DataError(path, "file not found" if not path.exists() else "expected a file, found a directory")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
-    lines = text.split("\n")
+    lines = read_text(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [(i, _parse_sequence(path, i, raw)) for i, raw in enumerate(lines, start=1)]

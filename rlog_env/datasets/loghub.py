@@ -18,7 +18,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from rlog_env.datasets.base import DataError, content_split, read_csv
+from rlog_env.datasets.base import DataError, content_split, read_csv, read_text
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
@@ -105,17 +105,11 @@ def anomaly_samples(root: Path) -> tuple[Sample, ...]:
     system = AD_SYSTEM
     structured = root / "loghub" / system / f"{system}_2k.log_structured.csv"
     raw_path = root / "loghub" / system / f"{system}_2k.log"
-    if not raw_path.is_file():
-        raise DataError(raw_path, "file not found; expected the raw BGL 2k log (label first on each line)")
-    try:
-        text = raw_path.read_bytes().decode("utf-8")
-        # Split on "\n" only: str.splitlines would also break at \x0b, \x1c or U+2028 inside a
-        # line and shift every later line against its LineId.
-        raw_lines = [line.removesuffix("\r") for line in text.split("\n")]
-        if raw_lines and raw_lines[-1] == "":
-            raw_lines.pop()
-    except UnicodeDecodeError as exc:
-        raise DataError(raw_path, f"not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
+    # Split on "\n" only: str.splitlines would also break at \x0b, \x1c or U+2028 inside a
+    # line and shift every later line against its LineId.
+    raw_lines = [line.removesuffix("\r") for line in read_text(raw_path).split("\n")]
+    if raw_lines and raw_lines[-1] == "":
+        raw_lines.pop()
     seen: dict[str, Sample] = {}
     counts: Counter = Counter()
     for line, row in read_csv(structured, ("LineId", "Label", "Content")):

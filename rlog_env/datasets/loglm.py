@@ -6,9 +6,9 @@ each a JSON array of ``{"instruction", "input", "output"}``.
 
 The instruction file has no task field, so the task is read from the instruction's wording
 (:func:`classify_instruction`). Samples are de-duplicated by input within a task, and no input
-is in both splits: the ``test`` split of a text task is its test-set file where present (and
-no input of any test file stays in ``train``); otherwise, and for parsing and anomaly
-detection, ``test`` is a fixed 20 % of inputs chosen by hash.
+is in both splits of any two tasks: an input is held out when a test-set file holds it or its
+hash falls in a fixed 20 %. The ``test`` split of a text task is its test-set file where present;
+otherwise, and for parsing and anomaly detection, it is the held-out inputs.
 
 Domains: the 1,400 parsing items come in blocks of 200 from HDFS, Hadoop, Zookeeper, BGL, HPC,
 Linux and Proxifier (every one is a LogHub 2k line); anomaly detection mixes BGL and Spirit
@@ -23,7 +23,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from rlog_env.datasets.base import TEST, TRAIN, DataError, content_split
+from rlog_env.datasets.base import TEST, DataError, content_split, read_text
 from rlog_env.tasks import Sample
 
 NAME = "loglm"
@@ -80,12 +80,7 @@ def _key(text: str) -> str:
 
 
 def _read_items(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise DataError(path, "file not found" if not path.exists() else "expected a file, found a directory")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not valid UTF-8 at byte {exc.start}: {exc.reason}") from None
+    text = read_text(path)
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -126,9 +121,15 @@ def _sample(task: str, item: dict[str, str], split: str, domain: str, item_id: s
 
 @lru_cache(maxsize=None)
 def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
-    """All LogLM samples of ``task``, de-duplicated by input, each with ``meta["split"]`` set."""
+    """All LogLM samples of ``task``, de-duplicated by input, each with ``meta["split"]`` set.
+
+    One rule decides every input's split, whatever the task, so no input is in the train split
+    of one task and the test split of another: an input is a test input when a test-set file
+    holds it or its hash falls in the held-out 20 %. A task with a test-set file takes its test
+    split from that file alone (its other held-out inputs are in neither split).
+    """
     test_files = _test_items(root)
-    held_out_inputs = {_key(item["input"]) for items in test_files.values() for item in items}
+    in_test_files = {_key(item["input"]) for items in test_files.values() for item in items}
     samples, seen = [], set()
     parsing_position = 0
     for item_task, item, position in _instruction_items(root):
@@ -145,20 +146,16 @@ def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
         if key in seen:
             continue
         seen.add(key)
-        if task in test_files:
-            if key in held_out_inputs:
-                continue  # a test-set input never stays in train
-            split = TRAIN
-        elif key in held_out_inputs:
-            continue  # a test input under another task: kept out of every split of this one
-        else:
-            split = content_split(key)
+        split = TEST if key in in_test_files else content_split(key)
+        if split == TEST and task in test_files:
+            continue  # this task's test split is its test-set file
         samples.append(_sample(task, item, split, domain, f"{NAME}/train/{position}"))
+    test_seen: set[str] = set()
     for position, item in enumerate(test_files.get(task, [])):
         key = _key(item["input"])
-        if key in seen:
+        if key in test_seen:
             continue
-        seen.add(key)
+        test_seen.add(key)
         samples.append(_sample(task, item, TEST, TEXT_DOMAIN, f"{NAME}/test/{position}"))
     return tuple(samples)
 

@@ -37,6 +37,16 @@ _WHITESPACE = re.compile(r"\s+")
 _VARIABLE = "<*>"
 
 
+_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_cjk(char: str) -> bool:
+    # BERT splits every CJK ideograph into its own token (tokenize_chinese_chars=True).
+    cp = ord(char)
+    return any(low <= cp <= high for low, high in _CJK_RANGES)
+
+
 def _is_punctuation(char: str) -> bool:
     # BERT's rule: every non-letter/number ASCII symbol, and every Unicode "P*" category.
     cp = ord(char)
@@ -52,7 +62,8 @@ _ASCII_TOKEN = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
 
 
 def basic_tokens(text: str) -> list[str]:
-    """BERT basic tokenisation, case kept: whitespace split, then punctuation split."""
+    """BERT basic tokenisation, case kept: whitespace split, then every punctuation character
+    and every CJK ideograph becomes its own token."""
     if _ASCII_TEXT.fullmatch(text):
         return _ASCII_TOKEN.findall(text)
     tokens: list[str] = []
@@ -62,7 +73,7 @@ def basic_tokens(text: str) -> list[str]:
             continue
         current = []
         for char in word:
-            if _is_punctuation(char):
+            if _is_punctuation(char) or _is_cjk(char):
                 if current:
                     tokens.append("".join(current))
                     current = []
@@ -93,10 +104,31 @@ class AnalysedTemplate:
     matched: bool  # whether the template matched its message
 
 
-def _template_regex(template: str) -> re.Pattern:
+def match_variables(template: str, message: str) -> list[str] | None:
+    """The values of the template's ``<*>`` in ``message``, or ``None`` when it does not match.
+
+    Both are whitespace-normalised. This is what ``re.fullmatch`` with a lazy ``(.*?)`` per
+    ``<*>`` finds — each literal piece at its leftmost place, the last piece at the end — done
+    with ``str.find`` in linear time, because that regex backtracks exponentially on a long
+    message that a many-variable template does not match.
+    """
     pieces = _WHITESPACE.sub(" ", template.strip()).split(_VARIABLE)
-    literal = [re.escape(piece).replace(r"\ ", r"\s+").replace(" ", r"\s+") for piece in pieces]
-    return re.compile("(.*?)".join(literal), re.DOTALL)
+    text = _WHITESPACE.sub(" ", message.strip())
+    first, last = pieces[0], pieces[-1]
+    end = len(text) - len(last)
+    if len(pieces) == 1:
+        return [] if text == first else None
+    if end < len(first) or not text.startswith(first) or not text.endswith(last):
+        return None
+    position, values = len(first), []
+    for piece in pieces[1:-1]:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return None
+        values.append(text[position:found])
+        position = found + len(piece)
+    values.append(text[position:end])
+    return values
 
 
 @lru_cache(maxsize=65536)
@@ -107,19 +139,10 @@ def analyse_template(template: str, message: str | None) -> AnalysedTemplate:
     n_variables = len(pieces) - 1
     values: tuple[tuple[str, ...], ...] = ((),) * n_variables
     matched = False
-    if message is not None and n_variables:
-        normalised = _WHITESPACE.sub(" ", message.strip())
-        try:
-            match = _template_regex(template).fullmatch(normalised)
-        except re.error:  # pragma: no cover - re.escape makes every literal safe
-            match = None
-        if match is not None:
-            matched = True
-            values = tuple(
-                tuple(t.lower() for t in score_tokens(group) if t != "*") for group in match.groups()
-            )
-    elif message is not None:
-        matched = _WHITESPACE.sub(" ", message.strip()) == _WHITESPACE.sub(" ", template.strip())
+    found = match_variables(template, message) if message is not None else None
+    if found is not None:
+        matched = True
+        values = tuple(tuple(t.lower() for t in score_tokens(v) if t != "*") for v in found)
     return AnalysedTemplate(words, values, matched)
 
 

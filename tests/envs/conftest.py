@@ -1,4 +1,4 @@
-"""Fixtures for the environment tests: the (task, source) grid and a cache of made environments.
+"""Fixtures for the environment tests: a cache of made environments and fresh-process settings.
 
 Every environment is made with ``data_dir`` passed explicitly, so these tests need no
 ``RLOG_DATA_DIR``. Made environments are cached for the session (sources are cached by the
@@ -18,22 +18,7 @@ import rlog_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-SOURCES_BY_TASK = {
-    "log_parsing": ("loghub", "loglm"),
-    "anomaly_detection": ("loghub", "loglm"),
-    "log_interpretation": ("loglm",),
-    "root_cause_analysis": ("loglm",),
-    "solution_recommendation": ("loglm",),
-}
-TASK_SOURCES = [(task, source) for task, sources in SOURCES_BY_TASK.items() for source in sources]
-ENV_ID = {task: rlog_env.get_task(task).env_id for task in SOURCES_BY_TASK}
-FORMATS = ("think-first", "answer-first", "none")
-SCHEMES = ("rlog", "unit")
-SPLITS = ("train", "test")
-
-
-def ts_id(pair: tuple[str, str]) -> str:
-    return f"{pair[0]}-{pair[1]}"
+ENV_ID = {task: rlog_env.get_task(task).env_id for task in rlog_env.TASKS}
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,8 @@ def loglm(data_dir: Path) -> list[dict[str, str]]:
 def structured(data_dir: Path):
     """``structured(folder, system)`` -> the rows of that structured CSV (cached)."""
     if not (data_dir / "loghub").is_dir():
-        pytest.fail(f"missing {data_dir / 'loghub'}: RLOG_DATA_DIR must be laid out like shared/data")
+        pytest.fail(f"missing {data_dir / 'loghub'}: "
+                    "RLOG_DATA_DIR must be laid out like shared/data")
 
     def read(folder: str, system: str) -> tuple[dict[str, str], ...]:
         return read_structured(data_dir, folder, system)

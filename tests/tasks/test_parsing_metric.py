@@ -11,16 +11,20 @@ template words; F1 = 2TP / (2TP + FN + FP). Without variables: F1 of the templat
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rlog_env
 from rlog_env.tasks import get_task
-from rlog_env.tasks.parsing_metric import basic_tokens, parsing_f1, score_tokens
+from rlog_env.tasks.parsing_metric import (analyse_template, basic_tokens, parsing_f1,
+                                           score_tokens)
 
 from .conftest import LOGHUB_FOLDERS, read_structured
 
@@ -166,7 +170,8 @@ def test_template_matching_runs_in_bounded_time():
     root = Path(rlog_env.__file__).resolve().parent.parent
     try:
         done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                              text=True, timeout=5, env={**os.environ, "PYTHONPATH": str(root)})
+                              text=True, timeout=5,
+                              env={**os.environ, "PYTHONPATH": str(root)})
     except subprocess.TimeoutExpired:
         pytest.fail("parsing_f1 took more than 5 s on a 6-variable template that does not match "
                     "a 100-word message (catastrophic backtracking in _template_regex)")
@@ -188,10 +193,40 @@ FOLDER_SYSTEMS = [(folder, system) for folder in LOGHUB_FOLDERS for system in SY
                   if not (folder == "loghub2_2k_corrected" and system in ("Android", "Windows"))]
 
 
+def _regex_values(template: str, message: str):
+    """The documented way to find the values: whitespace collapsed on both sides, the template
+    as a regex with a lazy ``(.*?)`` per ``<*>``, matched against the whole message. Returns
+    (matched, lower-cased score tokens of each value, ``*`` dropped); fine on short inputs, and
+    on real templates, which match."""
+    norm_template = _WS.sub(" ", template.strip())
+    norm_message = _WS.sub(" ", message.strip())
+    pieces = norm_template.split("<*>")
+    if len(pieces) == 1:
+        return norm_template == norm_message, ()
+    match = re.fullmatch("(.*?)".join(map(re.escape, pieces)), norm_message, re.DOTALL)
+    if match is None:
+        return False, ((),) * (len(pieces) - 1)
+    return True, tuple(tuple(t.lower() for t in score_tokens(g) if t != "*")
+                       for g in match.groups())
+
+
+_WS = re.compile(r"\s+")
+
+
+@settings(max_examples=400, deadline=None)
+@given(template=st.lists(st.sampled_from(["<*>", "a", "b", "ab", " ", "-", "<", "*>"]),
+                         max_size=10).map("".join),
+       message=st.text(st.sampled_from("ab -<*>\t"), max_size=16))
+def test_values_are_those_of_the_lazy_regex(template, message):
+    analysed = analyse_template(template, message)
+    assert (analysed.matched, analysed.variable_values) == _regex_values(template, message)
+
+
 @pytest.mark.parametrize("folder, system", FOLDER_SYSTEMS)
 def test_reference_template_scores_one_on_every_row(data_dir, folder, system):
     # One test per file (34 files, 68,000 rows, ~5 s together).
-    messages = {row["LineId"]: row["Content"] for row in read_structured(data_dir, "loghub", system)}
+    raw = read_structured(data_dir, "loghub", system)
+    messages = {row["LineId"]: row["Content"] for row in raw}
     rows = read_structured(data_dir, folder, system)
     assert len(rows) == 2000
     failures, unmatched = [], 0
@@ -202,6 +237,10 @@ def test_reference_template_scores_one_on_every_row(data_dir, folder, system):
         if score.f1 != 1.0:
             failures.append((row["LineId"], template, message, score))
         unmatched += not score.template_matched
+        # the values found are those of the documented definition (a lazy regex)
+        analysed = analyse_template(template, message)
+        if (analysed.matched, analysed.variable_values) != _regex_values(template, message):
+            failures.append((row["LineId"], template, message, analysed))
     assert not failures, failures[:5]
     # every folder's count is 0 (UNMATCHED), so every file's is
     assert unmatched == UNMATCHED[folder] == 0, (
@@ -234,8 +273,8 @@ def test_basic_tokens_like_bert(text, tokens):
 
 def test_basic_tokens_splits_cjk_ideographs_like_bert():
     # BERT's BasicTokenizer (tokenize_chinese_chars=True, its default) puts every CJK ideograph
-    # in a token of its own: "日志错误。" -> ["日", "志", "错", "误", "。"]. The module docstring
-    # says templates are tokenised "as BERT's basic tokenizer does".
+    # in a token of its own: "日志错误。" -> ["日", "志", "错", "误", "。"]. The module
+    # docstring says templates are tokenised "as BERT's basic tokenizer does".
     assert basic_tokens("日志错误。") == ["日", "志", "错", "误", "。"]
     assert basic_tokens("用户abc登录") == ["用", "户", "abc", "登", "录"]
 
@@ -251,3 +290,52 @@ def test_basic_tokens_splits_cjk_ideographs_like_bert():
 ])
 def test_score_tokens(text, tokens):
     assert score_tokens(text) == tokens
+
+
+# BERT's _is_chinese_char ranges (CJK Unified Ideographs and their extensions, compatibility).
+_BERT_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+             (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _reference_basic_tokens(text: str) -> list[str]:
+    """BERT's BasicTokenizer(do_lower_case=False) written plainly, without its control-character
+    cleaning: spaces around every CJK ideograph, ``str.split``, then every punctuation character
+    (ASCII 33-47, 58-64, 91-96, 123-126, or a Unicode P* category) alone."""
+    import unicodedata
+
+    def punctuation(char: str) -> bool:
+        cp = ord(char)
+        if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+            return True
+        return unicodedata.category(char).startswith("P")
+
+    spaced = "".join(f" {c} " if any(lo <= ord(c) <= hi for lo, hi in _BERT_CJK) else c
+                     for c in text)
+    tokens = []
+    for word in spaced.split():
+        current = ""
+        for char in word:
+            if punctuation(char):
+                if current:
+                    tokens.append(current)
+                tokens += [char]
+                current = ""
+            else:
+                current += char
+        if current:
+            tokens.append(current)
+    return tokens
+
+
+_ASCII_HEAVY = st.text(st.one_of(st.characters(max_codepoint=127),
+                                 st.sampled_from("\x1c\x1f\x85\xa0\u3000¿。—«é日志\U00020000")),
+                       max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_ASCII_HEAVY, st.text(st.characters(codec=None, exclude_categories=()),
+                                             max_size=40)))
+def test_basic_tokens_fast_paths_agree_with_the_plain_rule(text):
+    # the module has fast paths (an ASCII regex, whole alphanumeric words): whatever path a text
+    # takes, the tokens must be BERT's
+    assert basic_tokens(text) == _reference_basic_tokens(text)

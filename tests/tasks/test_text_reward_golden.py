@@ -152,7 +152,8 @@ def test_clipped_counts_by_hand():
     assert scores.rouge2 == 0.0
     assert scores.rougeL == pytest.approx(40.0, abs=TOL)
     # answer = (0 + 40 + 0 + 40) / 400 / 0.8 = 0.25
-    assert _answer_reward("the the the the", "the cat is on the mat") == pytest.approx(0.25, abs=TOL)
+    answer = _answer_reward("the the the the", "the cat is on the mat")
+    assert answer == pytest.approx(0.25, abs=TOL)
 
 
 def test_no_overlap_earns_zero_not_negative():
@@ -183,7 +184,8 @@ def test_empty_answer():
     # An empty reference scores nothing either (no division by zero).
     assert text_scores("disk is full", "").mean_fraction == 0.0
     task = get_task("log_interpretation")
-    for completion in ("<think>x</think><answer></answer>", "<think>x</think><answer>  \n</answer>"):
+    for completion in ("<think>x</think><answer></answer>",
+                       "<think>x</think><answer>  \n</answer>"):
         reward = task.score(completion, reference)
         # well-formed but empty: format 0.1, answer -1.0, total -0.9
         assert (reward.format, reward.answer) == (0.1, -1.0)

@@ -1,0 +1,396 @@
+"""The verified downloader, against a real HTTP server on loopback.
+
+The server plays GitHub's raw file host: it serves ``/{repo}/{commit}/{upstream path}`` from the
+local copy of each manifest row in the data directory (shared/data), and can be told to break a
+file in the ways networks and mirrors do: truncate it, corrupt a byte, stall, answer 404 or 503.
+Files the manifest lists but the data directory lacks (HealthApp, Mac, OpenSSH, Proxifier,
+loglm/test_set) are answered 404, as a mirror without them would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import urllib.parse
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from rlog_env.datasets.base import DataError
+from rlog_env.datasets.download import (
+    BASE_URL_ENV,
+    DATASETS,
+    DEFAULT_BASE_URL,
+    LICENCES,
+    DownloadError,
+    dataset_files,
+    download,
+    manifest,
+    resolve_base_url,
+    verify,
+)
+
+ABSENT_HERE = ("/HealthApp/", "/Mac/", "/OpenSSH/", "/Proxifier/", "loglm/test_set/")
+FAST = {"retries": 0, "backoff": 0.0}
+
+
+# --------------------------------------------------------------------------------------------
+# The loopback mirror
+
+
+class Mirror:
+    """Serves manifest rows from ``data_dir``; ``faults[manifest path]`` breaks one file."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.routes = {f"/{e.repo}/{e.commit}/{e.upstream_path}": e for e in manifest()}
+        self.faults: dict[str, dict] = {}
+        self.requests: Counter[str] = Counter()
+        self.raw_paths: list[str] = []
+        self.stop = threading.Event()
+        self.url = ""
+
+
+def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+        def do_GET(self):
+            mirror.raw_paths.append(self.path)
+            entry = mirror.routes.get(urllib.parse.unquote(urllib.parse.urlsplit(self.path).path))
+            local = mirror.data_dir / entry.path if entry else None
+            if entry is None or not local.is_file():
+                self.send_error(404, "Not Found")
+                return
+            mirror.requests[entry.path] += 1
+            fault = mirror.faults.get(entry.path, {})
+            if fault.get("times") is not None and mirror.requests[entry.path] > fault["times"]:
+                fault = {}  # a transient fault: only the first `times` requests see it
+            if "status" in fault:
+                self.send_error(fault["status"])
+                return
+            body = local.read_bytes()
+            length = len(body)
+            if "corrupt" in fault:
+                i = fault["corrupt"]
+                body = body[:i] + bytes([body[i] ^ 0x01]) + body[i + 1:]
+            if "extra" in fault:
+                body += fault["extra"]
+                length = len(body)
+            if "truncate" in fault:
+                body = body[:fault["truncate"]]
+                if fault.get("lie"):  # the Content-Length agrees with the short body
+                    length = len(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if not fault.get("no_length"):
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            if "stall_after" in fault:
+                self.wfile.write(body[:fault["stall_after"]])
+                self.wfile.flush()
+                mirror.stop.wait(10)  # far past the client's timeout; released at teardown
+                return
+            self.wfile.write(body)
+            self.close_connection = True
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # a client that gave up: expected here
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    """Loopback must never go through a proxy, and no base URL may leak in from outside."""
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(var, "*")
+    monkeypatch.delenv(BASE_URL_ENV, raising=False)
+
+
+@pytest.fixture
+def mirror(data_dir):
+    state = Mirror(data_dir)
+    server = _Server(("127.0.0.1", 0), _handler(state))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        state.stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.name.endswith(".part"))
+
+
+def _same_as_original(root: Path, data_dir: Path, path: str) -> bool:
+    return (root / path).read_bytes() == (data_dir / path).read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# The manifest and the data sets
+
+
+def test_packaged_manifest_is_the_shared_manifest(data_dir):
+    from importlib import resources
+
+    packaged = resources.files("rlog_env.datasets").joinpath("manifest.tsv").read_bytes()
+    assert packaged == (data_dir / "MANIFEST.tsv").read_bytes()
+
+
+def test_every_manifest_row_belongs_to_a_data_set():
+    rows = {e.path: e for e in manifest()}
+    assert set(DATASETS) == set(LICENCES) == {"loghub", "loglm", "hdfs"}
+    in_manifest = {e for entries in DATASETS.values() for e in entries if e.path in rows}
+    assert in_manifest == set(rows.values())
+    # The HDFS sequences are numbered by the full-log templates, which come from LogHub; the
+    # hdfs source reads them (and the loghub notice) under hdfs_anomaly/, as in shared/data.
+    derived = {e.path: e for e in DATASETS["hdfs"] if e.path not in rows}
+    assert set(derived) == {"hdfs_anomaly/HDFS_templates.csv", "hdfs_anomaly/LICENSE_loghub"}
+    assert derived["hdfs_anomaly/HDFS_templates.csv"].url("http://m") == rows["loghub/HDFS/HDFS_templates.csv"].url("http://m")
+    assert derived["hdfs_anomaly/HDFS_templates.csv"].sha256 == rows["loghub/HDFS/HDFS_templates.csv"].sha256
+    assert derived["hdfs_anomaly/LICENSE_loghub"].sha256 == rows["loghub/LICENSE"].sha256
+    assert {e.repo for e in DATASETS["hdfs"]} == {"donglee-afar/logdeep", "logpai/loghub"}
+    assert all(e.path.startswith("hdfs_anomaly/") for e in DATASETS["hdfs"])
+
+
+def test_the_shared_data_matches_the_manifest(data_dir):
+    """Every file present in shared/data has the manifest's sha256; only the documented ones lack."""
+    for name in DATASETS:
+        problems = verify(name, data_dir)
+        assert all(p.endswith(": missing") for p in problems), problems
+        assert all(any(a in p for a in ABSENT_HERE) for p in problems), problems
+    assert verify("hdfs", data_dir) == []
+
+
+def test_urls_quote_spaces_and_honour_base_url_and_env(monkeypatch):
+    entry = next(e for e in DATASETS["loglm"] if e.path == "loglm/instruction_dataset_of_loglm.json")
+    assert entry.url() == (f"{DEFAULT_BASE_URL}/lunyiliu/LogLM/{entry.commit}/"
+                           "Instruction%20Dataset%20of%20LogLM.json")
+    monkeypatch.setenv(BASE_URL_ENV, "http://mirror.example/raw/")
+    assert resolve_base_url() == "http://mirror.example/raw"
+    assert entry.url().startswith("http://mirror.example/raw/lunyiliu/LogLM/")
+    assert resolve_base_url("https://other.example") == "https://other.example"  # argument wins
+    with pytest.raises(ValueError, match=BASE_URL_ENV):
+        monkeypatch.setenv(BASE_URL_ENV, "ftp://nope")
+        resolve_base_url()
+
+
+def test_bad_arguments_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="loghub, loglm, hdfs"):
+        download("hdfs_v2", tmp_path)
+    with pytest.raises(ValueError, match="unmatched 'loghub/Nope/\\*'"):
+        download("loghub", tmp_path, files=["loghub/HDFS/*", "loghub/Nope/*"])
+    with pytest.raises(ValueError, match="retries"):
+        download("hdfs", tmp_path, retries=-1)
+    assert [e.path for e in dataset_files("loghub", "loghub/HDFS/HDFS_2k.log*")] == [
+        "loghub/HDFS/HDFS_2k.log", "loghub/HDFS/HDFS_2k.log_structured.csv", "loghub/HDFS/HDFS_2k.log_templates.csv"]
+
+
+# --------------------------------------------------------------------------------------------
+# Good downloads
+
+
+def test_a_good_download_verifies(mirror, data_dir, tmp_path):
+    events = []
+    report = download("hdfs", tmp_path / "data", base_url=mirror.url, **FAST,
+                      progress=lambda *event: events.append(event))
+    root = tmp_path / "data"
+    paths = [e.path for e in DATASETS["hdfs"]]
+    assert report.fetched == paths and report.verified == []
+    assert report.total_bytes == report.downloaded_bytes == sum(e.size for e in DATASETS["hdfs"])
+    assert report.licence == LICENCES["hdfs"] and "SOSP 2009" in report.licence.citation
+    assert all(_same_as_original(root, data_dir, p) for p in paths)
+    assert verify("hdfs", root) == []
+    assert _leftovers(root) == []
+    assert [e[0] for e in events if e[1] == "fetched"] == paths
+    assert any(e[1] == "fetching" and 0 < e[2] < e[3] for e in events)  # progress while streaming
+
+    # A second run trusts nothing it has not hashed, and fetches nothing that hashes right.
+    before = sum(mirror.requests.values())
+    again = download("hdfs", root, base_url=mirror.url, **FAST)
+    assert again.verified == paths and again.fetched == [] and again.downloaded_bytes == 0
+    assert sum(mirror.requests.values()) == before
+
+
+def test_the_env_var_picks_the_mirror_and_paths_with_spaces_are_quoted(mirror, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv(BASE_URL_ENV, mirror.url + "/")
+    report = download("loglm", tmp_path, files=["loglm/LICENSE", "loglm/instruction_*"], **FAST)
+    assert report.fetched == ["loglm/LICENSE", "loglm/instruction_dataset_of_loglm.json"]
+    assert _same_as_original(tmp_path, data_dir, "loglm/instruction_dataset_of_loglm.json")
+    assert any("Instruction%20Dataset%20of%20LogLM.json" in p for p in mirror.raw_paths)
+
+
+def test_a_whole_data_set_with_files_the_mirror_lacks(mirror, data_dir, tmp_path):
+    """loglm's test split is not in shared/data: the mirror says 404, and the error names each
+    missing file, while the files it has are fetched and kept."""
+    with pytest.raises(DownloadError) as caught:
+        download("loglm", tmp_path, base_url=mirror.url, **FAST)
+    err = caught.value
+    assert isinstance(err, DataError)
+    missing = [e.path for e in DATASETS["loglm"] if e.path.startswith("loglm/test_set/")]
+    assert len(err.errors) == len(missing) == 3
+    for path, sub in zip(missing, err.errors):
+        assert str(sub).startswith(str(tmp_path / path)) and "HTTP 404" in str(sub)
+        assert sub.url.endswith(urllib.parse.quote(next(e.upstream_path for e in DATASETS["loglm"] if e.path == path)))
+        assert path in str(err) and not (tmp_path / path).exists()
+    assert "3 of 5 file(s)" in str(err) and "test%20set/log_interpretation_test.json" in str(err)
+    assert err.report.fetched == ["loglm/LICENSE", "loglm/instruction_dataset_of_loglm.json"]
+    assert _leftovers(tmp_path) == []
+    assert verify("loglm", tmp_path) == [f"{p}: missing" for p in missing]
+
+
+# --------------------------------------------------------------------------------------------
+# Broken transfers: a clear error, nothing left that could pass as good, and a re-run heals
+
+
+VICTIM = "hdfs_anomaly/hdfs_train"  # 257,875 bytes
+VICTIM_ENTRY = next(e for e in DATASETS["hdfs"] if e.path == VICTIM)
+SIZE = VICTIM_ENTRY.size
+
+FAULTS = {
+    "truncated": ({"truncate": SIZE // 2}, {}, f"{SIZE // 2} bytes (the connection closed early; truncated)"),
+    "truncated, lying Content-Length": ({"truncate": SIZE // 2, "lie": True}, {},
+                                        f"a response announcing {SIZE // 2} bytes (Content-Length)"),
+    "truncated, no Content-Length": ({"truncate": SIZE - 1, "no_length": True}, {}, f"{SIZE - 1} bytes"),
+    "one corrupted byte": ({"corrupt": SIZE // 3}, {}, "(corrupted)"),
+    "too long": ({"extra": b"\n", "no_length": True}, {}, f"more than {SIZE} bytes"),
+    "stalled after the headers": ({"stall_after": 0}, {"timeout": 0.5}, "0 bytes, then nothing for 0.5 s (stalled"),
+    "stalled mid-body": ({"stall_after": 70_000}, {"timeout": 0.5}, "then nothing for 0.5 s (stalled"),
+    "missing upstream (404)": ({"status": 404}, {}, "HTTP 404"),
+    "server error (503)": ({"status": 503}, {}, "HTTP 503"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+def test_a_broken_transfer_fails_clearly_and_leaves_nothing(fault, mirror, data_dir, tmp_path):
+    spec, options, said = FAULTS[fault]
+    mirror.faults[VICTIM] = spec
+    files = [VICTIM, "hdfs_anomaly/LICENSE_loghub"]
+    with pytest.raises(DownloadError) as caught:
+        download("hdfs", tmp_path, base_url=mirror.url, files=files, **{**FAST, **options})
+    err = caught.value
+    (sub,) = err.errors
+    text = str(sub)
+    assert said in text, text
+    assert text.startswith(str(tmp_path / VICTIM))  # which file
+    assert "/donglee-afar/logdeep/" in sub.url and sub.url in text  # from where
+    assert f"expected {SIZE} bytes with sha256 " in text  # what was expected, and what came
+    assert VICTIM in str(err)
+    assert not (tmp_path / VICTIM).exists()
+    assert _leftovers(tmp_path) == []
+    assert err.report.fetched == ["hdfs_anomaly/LICENSE_loghub"]  # the other file is fetched regardless
+    assert verify("hdfs", tmp_path, files=files) == [f"{VICTIM}: missing"]
+
+    # Once the mirror behaves, running again completes and verifies.
+    del mirror.faults[VICTIM]
+    report = download("hdfs", tmp_path, base_url=mirror.url, files=files, **FAST)
+    assert report.fetched == [VICTIM] and report.verified == ["hdfs_anomaly/LICENSE_loghub"]
+    assert _same_as_original(tmp_path, data_dir, VICTIM)
+    assert verify("hdfs", tmp_path, files=files) == [] and _leftovers(tmp_path) == []
+
+
+def test_transient_failures_are_retried_and_permanent_ones_are_not(mirror, data_dir, tmp_path):
+    mirror.faults[VICTIM] = {"status": 503, "times": 1}
+    download("hdfs", tmp_path / "a", base_url=mirror.url, files=VICTIM, retries=2, backoff=0.01)
+    assert mirror.requests[VICTIM] == 2 and _same_as_original(tmp_path / "a", data_dir, VICTIM)
+
+    mirror.requests.clear()
+    mirror.faults[VICTIM] = {"truncate": 1000, "times": 1}
+    events = []
+    download("hdfs", tmp_path / "b", base_url=mirror.url, files=VICTIM, retries=1, backoff=0.01,
+             progress=lambda *event: events.append(event[1]))
+    assert mirror.requests[VICTIM] == 2 and "retry" in events
+    assert _same_as_original(tmp_path / "b", data_dir, VICTIM)
+
+    mirror.requests.clear()
+    mirror.faults[VICTIM] = {"corrupt": 5}
+    with pytest.raises(DownloadError, match="corrupted"):
+        download("hdfs", tmp_path / "c", base_url=mirror.url, files=VICTIM, retries=2, backoff=0.01)
+    assert mirror.requests[VICTIM] == 1  # a wrong hash is not retried
+
+    mirror.requests.clear()
+    mirror.faults[VICTIM] = {"status": 503}
+    with pytest.raises(DownloadError, match=r"HTTP 503 .*\(after 3 attempts\)"):
+        download("hdfs", tmp_path / "d", base_url=mirror.url, files=VICTIM, retries=2, backoff=0.01)
+    assert mirror.requests[VICTIM] == 3
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_unreachable_mirror_is_a_clear_error(tmp_path):
+    # port 9 (discard) on loopback: nobody listens, the connection is refused at once
+    with pytest.raises(DownloadError, match="connection error") as caught:
+        download("hdfs", tmp_path, base_url="http://127.0.0.1:9", files="hdfs_anomaly/LICENSE_loghub", **FAST)
+    assert caught.value.transient and "127.0.0.1:9/logpai/loghub/" in str(caught.value)
+    assert not (tmp_path / "hdfs_anomaly" / "LICENSE_loghub").exists() and _leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Files already there
+
+
+def test_a_corrupted_file_already_there_is_fetched_again(mirror, data_dir, tmp_path):
+    download("hdfs", tmp_path, base_url=mirror.url, **FAST)
+    victim = tmp_path / VICTIM
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0x20  # same size, other content
+    victim.write_bytes(bytes(data))
+    assert verify("hdfs", tmp_path) == [f"{VICTIM}: expected sha256 {VICTIM_ENTRY.sha256}, "
+                                        f"found {hashlib.sha256(data).hexdigest()}"]
+    report = download("hdfs", tmp_path, base_url=mirror.url, **FAST)
+    assert report.fetched == [VICTIM] and len(report.verified) == len(DATASETS["hdfs"]) - 1
+    assert _same_as_original(tmp_path, data_dir, VICTIM) and verify("hdfs", tmp_path) == []
+
+
+def test_a_bad_file_already_there_is_removed_when_it_cannot_be_replaced(mirror, tmp_path):
+    victim = tmp_path / VICTIM
+    victim.parent.mkdir(parents=True)
+    victim.write_bytes(b"half a file")
+    assert verify("hdfs", tmp_path, files=VICTIM) == [f"{VICTIM}: expected {SIZE} bytes, found 11"]
+    mirror.faults[VICTIM] = {"status": 404}
+    with pytest.raises(DownloadError, match="was removed"):
+        download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, **FAST)
+    assert not victim.exists() and _leftovers(tmp_path) == []
+
+
+def test_a_good_file_already_there_is_not_fetched(mirror, data_dir, tmp_path):
+    path = "hdfs_anomaly/HDFS_templates.csv"
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_bytes((data_dir / path).read_bytes())
+    served = "loghub/HDFS/HDFS_templates.csv"  # the manifest row the mirror serves it as
+    mirror.faults[served] = {"status": 404}  # would fail if it were asked for
+    report = download("hdfs", tmp_path, base_url=mirror.url, files=path, **FAST)
+    assert report.verified == [path] and mirror.requests[served] == 0 and mirror.raw_paths == []
+
+
+def test_an_interrupted_download_leaves_no_part_file(mirror, tmp_path):
+    def interrupt(path, status, done, total):
+        if status == "fetching":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, progress=interrupt, **FAST)
+    assert not (tmp_path / VICTIM).exists() and _leftovers(tmp_path) == []
+
+
+def test_a_downloaded_hdfs_directory_serves_the_hdfs_source(mirror, tmp_path):
+    """What download writes is the layout the sources read (hdfs_anomaly/, templates included)."""
+    from rlog_env.datasets import SOURCES, load_source
+
+    if "hdfs" not in SOURCES:
+        pytest.skip("the hdfs source is not registered")
+    download("hdfs", tmp_path, base_url=mirror.url, **FAST)
+    source = load_source("hdfs", "anomaly_detection", split="test", data_dir=tmp_path)
+    assert len(source) > 0 and {s.reference for s in source.samples} == {"normal", "abnormal"}
