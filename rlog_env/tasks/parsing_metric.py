@@ -68,7 +68,7 @@ def basic_tokens(text: str) -> list[str]:
         return _ASCII_TOKEN.findall(text)
     tokens: list[str] = []
     for word in text.split():
-        if word.isalnum():  # fast path: no punctuation inside
+        if word.isalnum() and word.isascii():  # fast path: no punctuation, no ideograph
             tokens.append(word)
             continue
         current = []

@@ -133,6 +133,39 @@ def test_documented_leniencies(structured):
     assert parsing_f1("session opened for user cyrus by (uid=0)", template).f1 == 0.0
 
 
+def test_reference_cjk_template_scores_one():
+    # The reference template must score 1.0 against itself, whatever its script. Hand count for
+    # "用户<*>登录失败" / "用户alice登录失败" with BERT tokens: words 用 户 登 录 失 败 (6), one
+    # variable "alice": TP 1, FN 0, FP 0 -> 1.0. The template's pieces ("用户", "登录失败") and
+    # the whole answer must be tokenised alike, or the template words are never found.
+    template, message = "用户<*>登录失败", "用户alice登录失败"
+    score = parsing_f1(template, template, message)
+    assert score.template_matched
+    assert (score.template_right, score.template_total) == (6, 6)
+    assert score.f1 == 1.0
+    task = get_task("log_parsing")
+    assert task.score(f"<think>t</think><answer>{template}</answer>", template,
+                      message).total == pytest.approx(1.1)
+
+
+_TEMPLATE_PIECES = st.sampled_from(["<*>", "a", "Bc", "42", " ", "_", "-", ":", "(", ")", "é",
+                                    "日", "志", "用户", "¿", "。", "\u3000", "*", "<", ">", "x9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_TEMPLATE_PIECES, max_size=12),
+       values=st.lists(st.text(st.sampled_from("ab1 .日-"), max_size=5), min_size=12,
+                       max_size=12))
+def test_reference_template_scores_one_against_itself(pieces, values):
+    # Whatever the template (scripts, punctuation, adjacent variables) and the values in its
+    # message, the reference template is the top answer.
+    template = "".join(pieces)
+    chunks = template.split("<*>")
+    message = chunks[0] + "".join(v + c for v, c in zip(values, chunks[1:]))
+    assert parsing_f1(template, template, message).f1 == 1.0
+    assert parsing_f1(template, template).f1 == 1.0
+
+
 def test_value_equal_to_a_template_word_is_not_caught():
     # template words: job 0 done; the variable's value is "0" too. After the words take their
     # "0", no "0" is left: the variable is right (TP 1, FP 0) -> 1.0.
@@ -154,10 +187,11 @@ def test_template_matching_runs_in_bounded_time():
     """A template that does not fit its message must not make scoring hang.
 
     Real logs are truncated (BGL line 9 lacks its closing parenthesis) and corrected templates
-    can stop fitting their line; the documented fallback is ``template_matched=False``. The
-    matcher joins ``(.*?)`` groups with ``\\s+``, so a failing match backtracks over every way to
-    split the message: O(words ** variables). Here: the real HPC template with six variables and
-    a truncated line of 100 numbers. A linear matcher answers in milliseconds.
+    can stop fitting their line; the documented fallback is ``template_matched=False``. A regex
+    matcher (lazy ``(.*?)`` groups joined by ``\\s+``, as in d92c776) backtracks over every way to
+    split the message when it fails: O(words ** variables), minutes here. Here: the real HPC
+    template with six variables and a truncated line of 100 numbers. A linear matcher answers in
+    milliseconds.
     """
     code = textwrap.dedent(
         """
