@@ -8,6 +8,9 @@
 - ``rlog show ENV``: one episode as a person reads it: the prompt, the reference, and what the
   reference scores.
 - ``rlog score ENV --answer TEXT``: score one answer to one sample, as the environment would.
+- ``rlog data download NAME --to DIR``: fetch a public data set from upstream at its pinned
+  commit, verify every file's sha256, and print its licence and citation;
+  ``rlog data verify NAME --dir DIR`` checks a data directory against the manifest.
 
 ``--json`` prints the same content as JSON. Errors in the input (an unknown environment, a
 missing data directory, a malformed file) print one line naming the problem and exit with 2.
@@ -165,6 +168,53 @@ def score(env_id: str, source: str | None, split: str, data_dir: str | None, ind
     return 0
 
 
+def data_download(name: str, to: str, base_url: str | None, timeout: float, retries: int,
+                  files: list[str] | None, as_json: bool = False, out=sys.stdout, err=sys.stderr) -> int:
+    """Fetch and verify data set ``name`` into ``to``; print what was done, the licence, the citation."""
+    from rlog_env.datasets.download import LICENCES, DownloadError, download
+
+    def progress(path: str, status: str, done: int, total: int) -> None:
+        if status in ("verified", "fetched", "failed", "retry"):
+            print(f"{status:>8}  {path}", file=err)
+
+    licence = LICENCES[name] if name in LICENCES else None
+    try:
+        report = download(name, to, base_url=base_url, timeout=timeout, retries=retries,
+                          files=files, progress=None if as_json else progress)
+    except DownloadError as exc:
+        print(f"rlog: error: {exc}", file=err)
+        return 1
+    summary = {"dataset": name, "root": str(report.root), "fetched": report.fetched,
+               "verified": report.verified, "bytes": report.total_bytes,
+               "licence": licence.summary, "citation": licence.citation}
+    if as_json:
+        _print_json(summary, out)
+        return 0
+    console = _console(out)
+    console.print(f"{name}: {len(report.fetched)} file(s) fetched, {len(report.verified)} already "
+                  f"present, all {len(report.files)} verified by sha256 in {report.root}", markup=False)
+    console.print(f"Set RLOG_DATA_DIR={report.root} (or pass data_dir=) to use it.", markup=False)
+    console.print(f"Licence: {licence.summary}", markup=False)
+    console.print(f"Cite: {licence.citation}", markup=False)
+    return 0
+
+
+def data_verify(name: str, root: str, as_json: bool = False, out=sys.stdout) -> int:
+    """Check a data directory against the manifest; status 1 when a file is missing or wrong."""
+    from rlog_env.datasets.download import dataset_files, verify
+
+    problems = verify(name, root)
+    if as_json:
+        _print_json({"dataset": name, "root": root, "files": len(dataset_files(name)),
+                     "problems": problems}, out)
+    else:
+        for problem in problems:
+            print(problem, file=out)
+        print(f"{name}: " + (f"{len(problems)} problem(s)" if problems else
+                             f"all {len(dataset_files(name))} files present and verified"), file=out)
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlog`` argument parser."""
     parser = argparse.ArgumentParser(prog="rlog", description="rlog_env: log-analysis environments after R-Log.")
@@ -199,6 +249,25 @@ def build_parser() -> argparse.ArgumentParser:
     episode(p), data_dir(p), scheme(p)
     p.add_argument("--index", type=int, default=0, help="sample index in the split")
     p.add_argument("--answer", required=True, help="the completion to score")
+
+    data = commands.add_parser("data", help="download or verify the public data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    from rlog_env.datasets.download import DATASETS
+
+    p = data_commands.add_parser("download", help="fetch a data set from upstream and verify it")
+    p.add_argument("name", choices=sorted(DATASETS), help="the data set")
+    p.add_argument("--to", required=True, help="the data directory to fill (laid out like shared/data)")
+    p.add_argument("--base-url", default=None,
+                   help="mirror laid out as /{repo}/{commit}/{path} (default: $RLOG_DOWNLOAD_BASE_URL, "
+                        "else https://raw.githubusercontent.com)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds a stalled connection may wait")
+    p.add_argument("--retries", type=int, default=2, help="retries after a transient failure")
+    p.add_argument("--files", nargs="+", default=None, help="only these manifest paths or patterns")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p = data_commands.add_parser("verify", help="check a data directory against the manifest")
+    p.add_argument("name", choices=sorted(DATASETS), help="the data set")
+    p.add_argument("--dir", required=True, help="the data directory to check")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
@@ -215,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check(args.data_dir, args.reasoning, args.reward, args.json)
         if args.command == "envs":
             return envs(args.data_dir, args.json)
+        if args.command == "data":
+            if args.data_command == "download":
+                return data_download(args.name, args.to, args.base_url, args.timeout, args.retries,
+                                     args.files, args.json)
+            return data_verify(args.name, args.dir, args.json)
         _check_env_id(args.env)
         if args.command == "show":
             return show(args.env, args.source, args.split, args.data_dir, args.seed, args.index,

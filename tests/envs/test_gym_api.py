@@ -13,14 +13,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rlog_env
-from rlog_env.tasks import get_task
+from rlog_env.datasets import SOURCES
+from rlog_env.tasks import TASKS, get_task
 
+# Every source that serves a task, from the registry: a new source joins the matrix by itself.
 SOURCES_BY_TASK = {
-    "log_parsing": ("loghub", "loglm"),
-    "anomaly_detection": ("loghub", "loglm"),
-    "log_interpretation": ("loglm",),
-    "root_cause_analysis": ("loglm",),
-    "solution_recommendation": ("loglm",),
+    task: tuple(name for name, (tasks, _, _) in SOURCES.items() if task in tasks) for task in TASKS
 }
 TASK_SOURCES = [(task, source) for task, sources in SOURCES_BY_TASK.items() for source in sources]
 ENV_ID = {task: get_task(task).env_id for task in SOURCES_BY_TASK}
