@@ -168,7 +168,7 @@ def render_sessions(sequences: list[tuple[int, ...]]) -> list[str]:
     total = sum(map(len, sequences))
     short_gaps = rng.integers(0, 4, size=total).tolist()
     long_gaps = rng.integers(30, 900, size=total).tolist()
-    threads = rng.integers(1, 40000, size=total).tolist()
+    threads = rng.integers(1, 600, size=total).tolist()  # the thread ids of the real log are small
     ports = rng.integers(30000, 60000, size=total).tolist()
     small = rng.integers(0, 3, size=total).tolist()
     subdirs = rng.integers(0, 64, size=total).tolist()
