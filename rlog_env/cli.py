@@ -33,7 +33,7 @@ from rlog_env.tasks import FORMATS, SCHEMES, TEXT_TASKS
 
 
 def _sources_for(task: str) -> list[str]:
-    return [name for name, (tasks, _, _) in SOURCES.items() if task in tasks]
+    return [name for name, spec in SOURCES.items() if task in spec.tasks]
 
 
 def _console(out) -> Console:

@@ -14,11 +14,12 @@ Plain Python: nothing here imports Gymnasium or torch.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rlog_env.datasets import hdfs, loghub, loglm
+from rlog_env.datasets import hdfs, loghub, loglm, sim
 from rlog_env.datasets.base import (
     DATA_DIR_ENV,
     SPLITS,
@@ -31,20 +32,40 @@ from rlog_env.datasets.base import (
 )
 from rlog_env.tasks import TASKS
 
-# name -> (tasks it serves, sample loader(root, task, **options), domain lister(root, task))
-SOURCES: dict[str, tuple[tuple[str, ...], Callable, Callable]] = {
-    loghub.NAME: (loghub.TASKS, loghub.load_samples, loghub.domains),
-    loglm.NAME: (loglm.TASKS, loglm.load_samples, loglm.domains),
-    hdfs.NAME: (hdfs.TASKS, hdfs.load_samples, hdfs.domains),
+@dataclass(frozen=True)
+class SourceSpec:
+    """A registered source: the tasks it serves, how to open it, the options it takes."""
+
+    name: str
+    tasks: tuple[str, ...]
+    open: Callable  # (root or None, task, split, domains, options dict) -> source
+    options: frozenset[str] = frozenset()
+    needs_data: bool = True  # real data sets are read from a data directory
+    description: str = ""
+
+
+def _real(module) -> Callable:
+    def open_real(root: Path, task: str, split: str, domains, options: dict) -> FiniteSource:
+        samples = module.load_samples(root, task, **options)
+        return finite_source(module.NAME, task, split, samples, domains, module.domains(root, task))
+
+    return open_real
+
+
+def _open_sim(root: None, task: str, split: str, domains, options: dict):
+    return sim.open_source(task, split, domains, options["difficulty"], options["granularity"])
+
+
+SOURCES: dict[str, SourceSpec] = {
+    sim.NAME: SourceSpec(sim.NAME, sim.TASKS, _open_sim, frozenset({"difficulty", "granularity"}),
+                         needs_data=False, description="the O&M simulator (embedded, endless)"),
+    loghub.NAME: SourceSpec(loghub.NAME, loghub.TASKS, _real(loghub), frozenset({"ground_truth"}),
+                            description="LogHub 2k samples"),
+    loglm.NAME: SourceSpec(loglm.NAME, loglm.TASKS, _real(loglm), description="LogLM instruction data"),
+    hdfs.NAME: SourceSpec(hdfs.NAME, hdfs.TASKS, _real(hdfs), description="HDFS block sessions"),
 }
-# The source an environment uses when none is named (the simulator takes this role once it lands).
-DEFAULT_SOURCES = {
-    "log_parsing": loghub.NAME,
-    "anomaly_detection": loghub.NAME,
-    "log_interpretation": loglm.NAME,
-    "root_cause_analysis": loglm.NAME,
-    "solution_recommendation": loglm.NAME,
-}
+# The source an environment uses when none is named: the simulator, which needs no data.
+DEFAULT_SOURCES = {task: sim.NAME for task in TASKS}
 # Known overlaps between sources, for `rlog envs` and the docs: (source, source, what overlaps).
 KNOWN_OVERLAPS: tuple[tuple[str, str, str], ...] = (
     ("loglm", "loghub", "every LogLM log-parsing input is a LogHub 2k message (HDFS, Hadoop, "
@@ -57,9 +78,6 @@ KNOWN_OVERLAPS: tuple[tuple[str, str, str], ...] = (
     ("loglm", "loglm", "80 of LogLM's 228 test inputs appear in its instruction file under other "
                        "tasks; they are kept out of train when the test files are present"),
 )
-_OPTIONS = {loghub.NAME: {"ground_truth"}, loglm.NAME: set(), hdfs.NAME: set()}
-
-
 def _domains_tuple(domains: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if domains is None:
         return None
@@ -77,8 +95,8 @@ def check_source(name: str, task: str) -> None:
         raise ValueError(f"task expects one of {', '.join(TASKS)}, got {task!r}")
     if name not in SOURCES:
         raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {name!r}")
-    if task not in SOURCES[name][0]:
-        serving = [s for s, (tasks, _, _) in SOURCES.items() if task in tasks]
+    if task not in SOURCES[name].tasks:
+        serving = [s for s, spec in SOURCES.items() if task in spec.tasks]
         raise ValueError(f"source {name!r} has no {task} samples; sources for {task}: {', '.join(serving)}")
 
 
@@ -90,30 +108,33 @@ def load_source(
     data_dir: os.PathLike | str | None = None,
     domains: str | Iterable[str] | None = None,
     **options,
-) -> FiniteSource:
+):
     """The samples of ``task`` from source ``name`` in ``split``, restricted to ``domains``.
 
-    ``options`` are source-specific: ``ground_truth="corrected" | "original"`` for ``loghub``.
+    ``options`` are source-specific: ``ground_truth="corrected" | "original"`` for ``loghub``;
+    ``difficulty`` and ``granularity`` for ``sim``. A real source is read once per process.
     """
     check_source(name, task)
     check_split(split)
-    unknown = set(options) - _OPTIONS[name]
+    spec = SOURCES[name]
+    unknown = set(options) - spec.options
     if unknown:
-        allowed = ", ".join(sorted(_OPTIONS[name])) or "none"
+        allowed = ", ".join(sorted(spec.options)) or "none"
         raise TypeError(f"source {name!r} got unknown option(s) {', '.join(sorted(unknown))}; it accepts: {allowed}")
-    root = resolve_data_dir(data_dir)
+    if name == sim.NAME:
+        options = {"difficulty": sim.Difficulty.of(options.get("difficulty", "medium")),
+                   "granularity": options.get("granularity", "window")}
+    root = resolve_data_dir(data_dir) if spec.needs_data else None
     return _load(name, task, split, root, _domains_tuple(domains), tuple(sorted(options.items())))
 
 
 @lru_cache(maxsize=None)
-def _load(name: str, task: str, split: str, root: Path, domains: tuple[str, ...] | None,
-          options: tuple[tuple[str, str], ...]) -> FiniteSource:
-    _, load_samples, list_domains = SOURCES[name]
-    samples = load_samples(root, task, **dict(options))
-    return finite_source(name, task, split, samples, domains, list_domains(root, task))
+def _load(name: str, task: str, split: str, root: Path | None, domains: tuple[str, ...] | None,
+          options: tuple[tuple[str, object], ...]):
+    return SOURCES[name].open(root, task, split, domains, dict(options))
 
 
 __all__ = [
-    "DATA_DIR_ENV", "DEFAULT_SOURCES", "KNOWN_OVERLAPS", "SOURCES", "SPLITS", "DataError", "FiniteSource",
-    "check_source", "content_split", "load_source", "resolve_data_dir",
+    "DATA_DIR_ENV", "DEFAULT_SOURCES", "KNOWN_OVERLAPS", "SOURCES", "SPLITS", "DataError",
+    "FiniteSource", "SourceSpec", "check_source", "content_split", "load_source", "resolve_data_dir",
 ]

@@ -118,6 +118,7 @@ class FiniteSource:
     split: str
     samples: tuple[Sample, ...]
     description: str = ""
+    finite = True  # every sample can be walked by index (the simulator's train stream cannot)
 
     def __len__(self) -> int:
         return len(self.samples)

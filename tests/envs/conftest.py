@@ -21,6 +21,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_ID = {task: rlog_env.get_task(task).env_id for task in rlog_env.TASKS}
 
 
+ENDLESS_WALK = 200  # how many indices of an endless source (the simulator's train stream) to walk
+
+
+def _walk(base) -> range:
+    return range(len(base)) if getattr(base.source, "finite", True) else range(ENDLESS_WALK)
+
+
+@pytest.fixture(scope="session")
+def walk():
+    """``walk(env.unwrapped)``: the indices to walk: the whole split of a finite source, the
+    first few of an endless one (the simulator's train stream)."""
+    return _walk
+
+
 @pytest.fixture(scope="session")
 def make_env(data_dir):
     """``make_env(task, source, split=, reasoning=, reward=)``: a cached ``gymnasium.make`` env."""

@@ -18,7 +18,7 @@ from rlog_env.tasks import TASKS, get_task
 
 # Every source that serves a task, from the registry: a new source joins the matrix by itself.
 SOURCES_BY_TASK = {
-    task: tuple(name for name, (tasks, _, _) in SOURCES.items() if task in tasks) for task in TASKS
+    task: tuple(name for name, spec in SOURCES.items() if task in spec.tasks) for task in TASKS
 }
 TASK_SOURCES = [(task, source) for task, sources in SOURCES_BY_TASK.items() for source in sources]
 ENV_ID = {task: get_task(task).env_id for task in SOURCES_BY_TASK}
@@ -201,11 +201,11 @@ def test_non_str_action_raises_type_error(data_dir, action):
 
 
 @pytest.mark.parametrize("pair", TASK_SOURCES, ids=ts_id)
-def test_observation_space_contains_every_observation(make_env, pair):
+def test_observation_space_contains_every_observation(walk, make_env, pair):
     for split in SPLITS:
         env = make_env(*pair, split)
         space = env.observation_space
-        for i in range(len(env.unwrapped)):
+        for i in walk(env.unwrapped):
             obs, _ = env.unwrapped.reset(options={"index": i})
             assert space.contains(obs), (split, i, obs[:200])
         obs, _ = env.reset(seed=0)
@@ -295,20 +295,25 @@ def test_render_ansi(data_dir):
 # -- argument errors ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("task, kwargs, bad, valid", [
-    ("anomaly_detection", {"source": "nope"}, "nope", ["loghub", "loglm"]),
+    ("anomaly_detection", {"source": "nope"}, "nope", ["sim", "loghub", "loglm", "hdfs"]),
     ("anomaly_detection", {"split": "dev"}, "dev", ["train", "test"]),
     ("anomaly_detection", {"reasoning": "cot"}, "cot", ["think-first", "answer-first", "none"]),
     ("anomaly_detection", {"reward": "x"}, "'x'", ["rlog", "unit"]),
-    ("log_parsing", {"domains": ["NoSuchSystem"]}, "NoSuchSystem", ["HDFS", "Linux", "BGL"]),
+    ("log_parsing", {"domains": ["NoSuchSystem"], "source": "loghub"}, "NoSuchSystem",
+     ["HDFS", "Linux", "BGL"]),
+    ("log_parsing", {"domains": ["NoSuchSystem"]}, "NoSuchSystem", ["seen", "unseen", "hdfs"]),
     ("log_parsing", {"domains": "NoSuchSystem", "source": "loglm"}, "NoSuchSystem",
      ["HDFS", "Proxifier"]),
-    ("anomaly_detection", {"domains": ["NoSuchSystem"]}, "NoSuchSystem", ["BGL"]),
+    ("anomaly_detection", {"domains": ["NoSuchSystem"], "source": "loghub"}, "NoSuchSystem", ["BGL"]),
     ("log_interpretation", {"source": "loghub"}, "loghub", ["loglm"]),
     ("root_cause_analysis", {"source": "loghub"}, "loghub", ["loglm"]),
-    ("log_parsing", {"ground_truth": "bogus"}, "bogus", ["corrected", "original"]),
+    ("log_parsing", {"ground_truth": "bogus", "source": "loghub"}, "bogus", ["corrected", "original"]),
+    ("anomaly_detection", {"difficulty": "brutal"}, "brutal", ["easy", "medium", "hard"]),
+    ("anomaly_detection", {"granularity": "token"}, "token", ["window", "line"]),
     ("anomaly_detection", {"render_mode": "rgb_array"}, "rgb_array", ["ansi"]),
-], ids=["source", "split", "reasoning", "reward", "domains", "domains-loglm", "domains-ad",
-        "li-loghub", "rc-loghub", "ground_truth", "render_mode"])
+], ids=["source", "split", "reasoning", "reward", "domains", "domains-sim", "domains-loglm",
+        "domains-ad", "li-loghub", "rc-loghub", "ground_truth", "difficulty", "granularity",
+        "render_mode"])
 def test_bad_arguments_raise_value_error(data_dir, task, kwargs, bad, valid):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gymnasium warns of an unknown render mode itself
@@ -332,29 +337,36 @@ def test_unknown_source_option_raises_type_error(data_dir, task, kwargs, option)
         rlog_env.ENVIRONMENTS[ENV_ID[task]](data_dir=data_dir, **kwargs)
 
 
-def test_no_data_dir_raises_file_not_found(monkeypatch):
+def test_no_data_dir_needed_by_default_but_by_real_sources(monkeypatch):
     monkeypatch.delenv("RLOG_DATA_DIR", raising=False)
     for env_id in rlog_env.ENV_IDS:
-        with pytest.raises(FileNotFoundError) as excinfo:
-            gym.make(env_id)
-        message = str(excinfo.value)
-        assert "RLOG_DATA_DIR" in message and "data_dir" in message
+        env = gym.make(env_id)  # the simulator: no data directory, no network
+        obs, info = env.reset(seed=0)
+        assert info["source"] == "sim" and obs
+    for task, sources in SOURCES_BY_TASK.items():
+        for source in sources:
+            if not SOURCES[source].needs_data:
+                continue
+            with pytest.raises(FileNotFoundError) as excinfo:
+                gym.make(ENV_ID[task], source=source)
+            message = str(excinfo.value)
+            assert "RLOG_DATA_DIR" in message and "data_dir" in message
 
 
 def test_missing_data_dir_names_the_path(tmp_path, monkeypatch):
     monkeypatch.delenv("RLOG_DATA_DIR", raising=False)
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="data_dir") as excinfo:
-        gym.make(ENV_ID["anomaly_detection"], data_dir=missing)
+        gym.make(ENV_ID["anomaly_detection"], source="loghub", data_dir=missing)
     assert str(missing) in str(excinfo.value)
     monkeypatch.setenv("RLOG_DATA_DIR", str(missing))
     with pytest.raises(FileNotFoundError, match="RLOG_DATA_DIR") as excinfo:
-        gym.make(ENV_ID["anomaly_detection"])
+        gym.make(ENV_ID["anomaly_detection"], source="loghub")
     assert str(missing) in str(excinfo.value)
 
 
 def test_bad_reset_index(data_dir):
-    env = gym.make(ENV_ID["anomaly_detection"], data_dir=data_dir)
+    env = gym.make(ENV_ID["anomaly_detection"], source="loghub", data_dir=data_dir)
     n = len(env.unwrapped)
     for bad in (n, -1, 10**9):
         with pytest.raises(IndexError, match=f"0 <= index < {n}"):

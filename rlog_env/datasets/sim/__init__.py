@@ -1,0 +1,222 @@
+"""The O&M simulator as a sample source (``source="sim"``): endless, seeded, labelled episodes.
+
+``train`` is endless: sample ``i`` is generated from ``np.random.SeedSequence([TRAIN_ROOT,
+task, i, attempt])``, so any index gives the same episode in any process. ``test`` is a fixed,
+versioned set of :data:`TEST_SET_SIZE` episodes per task (from another seed root), finite and
+indexable like the real sources. Splits are disjoint by content as for the real data: an
+episode's observation text (the window, or the message for parsing) is hashed, and each split
+keeps only episodes whose hash falls on its side (the next ``attempt`` is drawn otherwise).
+
+Domains: ``"seen"`` (default) draws seen families with their seen fault types; ``"unseen"``
+draws only scenarios with an unseen family or an unseen fault type (catalogue/splits.json);
+family names draw those families with all their faults.
+
+Options: ``difficulty`` (``"easy"``, ``"medium"`` (default), ``"hard"``, a dict of
+:class:`~rlog_env.datasets.sim.scenario.Difficulty` fields, or a ``Difficulty``) and, for
+anomaly detection, ``granularity`` (``"window"``, default: is this window abnormal; or
+``"line"``: is the last line shown abnormal, the lines before it as context; half of the
+faulty scenarios end on a fault line).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from rlog_env.datasets.base import TEST, TRAIN, content_split
+from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_catalogue
+from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
+from rlog_env.tasks import Sample
+from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
+
+NAME = "sim"
+TASKS = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_analysis",
+         "solution_recommendation")
+TEXT_TASKS = TASKS[2:]
+TEST_SET_SIZE = 500
+TEST_SET_VERSION = 1
+TRAIN_ROOT, TEST_ROOT = 0x52_4C_6F_67, 0x54_65_73_74 + 1_000_003 * TEST_SET_VERSION
+GRANULARITIES = ("window", "line")
+SEEN, UNSEEN = "seen", "unseen"
+MAX_ATTEMPTS = 64
+_TASK_CODE = {task: i for i, task in enumerate(TASKS)}
+_TEXT_REFERENCE = {"log_interpretation": "interpretation", "root_cause_analysis": "root_cause",
+                   "solution_recommendation": "solution"}
+_INSTRUCTIONS = {
+    "anomaly_detection": "Decide whether the following {title} logs show a problem: answer abnormal "
+                         "if any line reports a failure, normal otherwise.",
+    "anomaly_detection/line": "Decide whether the LAST line of the following {title} logs is normal "
+                              "or abnormal; the lines before it are context.",
+}
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The (family, fault) slots a domain selection draws from."""
+
+    normal_families: tuple[str, ...]  # families whose fault-free windows belong to the domain
+    faulty: tuple[tuple[str, tuple[str, ...]], ...]  # (family, its faults in the domain)
+
+
+def domain_pool(catalogue: Catalogue, domains: tuple[str, ...] | None) -> Pool:
+    """The families and faults a ``domains`` selection draws; ``ValueError`` if unknown."""
+    chosen = domains or (SEEN,)
+    names = set(catalogue.families)
+    unknown = sorted(set(chosen) - names - {SEEN, UNSEEN})
+    if unknown:
+        raise ValueError(f"domains expects 'seen', 'unseen' or family names among "
+                         f"{', '.join(sorted(names))} for source 'sim'; got unknown {', '.join(unknown)}")
+    normal, faulty = set(), {}
+    for name in sorted(catalogue.families):
+        faults = [f.id for f in catalogue.faults_of(name)]
+        family_unseen = name in catalogue.unseen_families
+        if SEEN in chosen and not family_unseen:
+            normal.add(name)
+            faulty.setdefault(name, set()).update(f for f in faults if f not in catalogue.unseen_faults)
+        if UNSEEN in chosen:
+            if family_unseen:
+                normal.add(name)
+                faulty.setdefault(name, set()).update(faults)
+            else:
+                faulty.setdefault(name, set()).update(f for f in faults if f in catalogue.unseen_faults)
+        if name in chosen:
+            normal.add(name)
+            faulty.setdefault(name, set()).update(faults)
+    faulty_slots = tuple((n, tuple(sorted(fs))) for n, fs in sorted(faulty.items()) if fs)
+    if not faulty_slots:
+        raise ValueError(f"domains {list(chosen)} select no fault type for source 'sim'")
+    return Pool(tuple(sorted(normal)), faulty_slots)
+
+
+class SimSource:
+    """Episodes of one task from the simulator, for one split and domain selection."""
+
+    name = NAME
+
+    def __init__(self, task: str, split: str, domains: tuple[str, ...] | None,
+                 difficulty: Difficulty, granularity: str = "window"):
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity expects 'window' or 'line', got {granularity!r}")
+        if granularity == "line" and task != "anomaly_detection":
+            raise ValueError("granularity='line' applies to anomaly_detection only")
+        self.task, self.split, self.difficulty, self.granularity = task, split, difficulty, granularity
+        self.catalogue = load_catalogue()
+        self.pool = domain_pool(self.catalogue, domains)
+        self.domain_selection = domains or (SEEN,)
+        self.finite = split == TEST
+        self._root = TEST_ROOT if split == TEST else TRAIN_ROOT
+        self.description = (f"simulator (catalogue v{CATALOGUE_VERSION}, test set v{TEST_SET_VERSION}), "
+                            f"difficulty {difficulty}")
+
+    def __len__(self) -> int:
+        # The train stream is endless: any index below sys.maxsize is an episode.
+        return TEST_SET_SIZE if self.finite else sys.maxsize
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """The families this selection can draw."""
+        return tuple(sorted({n for n in self.pool.normal_families} | {n for n, _ in self.pool.faulty}))
+
+    def __getitem__(self, index: int) -> Sample:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"a sample index must be an int, got {type(index).__name__}")
+        index = int(index)
+        if not 0 <= index < len(self):
+            raise IndexError(f"sample index expects 0 <= index < {len(self)} for sim/{self.task}/"
+                             f"{self.split}, got {index}")
+        if self.finite:
+            return self._cached(index)
+        return self._sample(index)
+
+    @lru_cache(maxsize=4096)
+    def _cached(self, index: int) -> Sample:
+        return self._sample(index)
+
+    def scenario(self, index: int, attempt: int) -> tuple[Scenario, bool]:
+        """The scenario of ``index`` at ``attempt``, and whether it has a fault."""
+        rng = np.random.default_rng(np.random.SeedSequence(
+            [self._root, _TASK_CODE[self.task], index, attempt]))
+        pool = self.pool
+        wants_fault = self.task in TEXT_TASKS or not pool.normal_families or rng.random() < 0.5
+        if wants_fault:
+            family, faults = pool.faulty[int(rng.integers(len(pool.faulty)))]
+            chosen = [faults[int(rng.integers(len(faults)))]]
+            extra = [f for f in faults if f != chosen[0]]
+            while extra and len(chosen) < self.difficulty.max_faults and rng.random() < 0.3:
+                chosen.append(extra.pop(int(rng.integers(len(extra)))))
+        else:
+            family, chosen = pool.normal_families[int(rng.integers(len(pool.normal_families)))], []
+        return generate(self.catalogue, family, tuple(chosen), self.difficulty, rng), bool(chosen)
+
+    def _sample(self, index: int) -> Sample:
+        for attempt in range(MAX_ATTEMPTS):
+            scenario, _ = self.scenario(index, attempt)
+            sample = self._to_sample(scenario, index, attempt)
+            if content_split(sample.logs) == self.split:
+                return sample
+        raise RuntimeError(  # pragma: no cover - each attempt lands in test with p = 0.2
+            f"no {self.split} episode for sim/{self.task} index {index} in {MAX_ATTEMPTS} attempts")
+
+    def _to_sample(self, scenario: Scenario, index: int, attempt: int) -> Sample:
+        family = self.catalogue.families[scenario.family]
+        meta = {"source": NAME, "split": self.split, "family": scenario.family,
+                "faults": list(scenario.faults), "unseen": self._is_unseen(scenario),
+                "id": f"{NAME}/{self.split}/{self.task}/{index}", "index": index, "attempt": attempt,
+                "catalogue_version": CATALOGUE_VERSION}
+        task = self.task
+        if task == "log_parsing":
+            line = self._parsing_line(scenario, index)
+            return Sample(task, scenario.family, line.message, line.template, meta=meta)
+        if task == "anomaly_detection":
+            lines = scenario.lines
+            if self.granularity == "line":
+                lines = lines[:self._target_line(scenario, index) + 1]
+                label = ABNORMAL if lines[-1].abnormal else NORMAL
+                instruction = _INSTRUCTIONS["anomaly_detection/line"]
+            else:
+                label = ABNORMAL if scenario.abnormal else NORMAL
+                instruction = _INSTRUCTIONS["anomaly_detection"]
+            meta["line_labels"] = [ABNORMAL if ln.abnormal else NORMAL for ln in lines]
+            return Sample(task, scenario.family, "\n".join(ln.text for ln in lines), label,
+                          instruction=instruction.format(title=family.title), meta=meta)
+        reference = getattr(scenario, _TEXT_REFERENCE[task])
+        lowered = reference.lower()
+        # Only the facts this reference states: the reference must earn the top reward.
+        facts = tuple(f for f in scenario.facts if any(p.lower() in lowered for p in f))
+        return Sample(task, scenario.family, scenario.window, reference,
+                      facts={"key_facts": facts}, meta=meta)
+
+    def _target_line(self, scenario: Scenario, index: int) -> int:
+        """The line a line-level episode asks about: an abnormal one half of the time when
+        the scenario has any, so that both labels are common."""
+        rng = np.random.default_rng(np.random.SeedSequence([self._root, 98, index]))
+        abnormal = [i for i, ln in enumerate(scenario.lines) if ln.abnormal]
+        normal = [i for i, ln in enumerate(scenario.lines) if not ln.abnormal]
+        pool = abnormal if abnormal and rng.random() < 0.5 else normal
+        return pool[int(rng.integers(len(pool)))]
+
+    def _parsing_line(self, scenario: Scenario, index: int):
+        lines = scenario.lines
+        density = self.difficulty.variable_density
+        weights = np.array([(1 + ln.variables) ** density for ln in lines], dtype=float)
+        # A fixed generator per index picks the line, so the choice is part of the episode.
+        pick = np.random.default_rng(np.random.SeedSequence([self._root, 99, index])).random()
+        cumulative = np.cumsum(weights / weights.sum())
+        return lines[min(int(np.searchsorted(cumulative, pick, side="right")), len(lines) - 1)]
+
+    def _is_unseen(self, scenario: Scenario) -> bool:
+        c = self.catalogue
+        return scenario.family in c.unseen_families or any(f in c.unseen_faults for f in scenario.faults)
+
+
+@lru_cache(maxsize=None)
+def open_source(task: str, split: str, domains: tuple[str, ...] | None,
+                difficulty: Difficulty, granularity: str) -> SimSource:
+    """The simulator source for a task, split, domain selection and difficulty (cached)."""
+    return SimSource(task, split, domains, difficulty, granularity)
+
+
+__all__ = ["Difficulty", "SimSource", "TEST_SET_SIZE", "domain_pool", "open_source"]
