@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -28,8 +29,11 @@ from rich.console import Console
 from rich.table import Table
 
 import rlog_env
-from rlog_env.datasets import KNOWN_OVERLAPS, SOURCES, DataError, load_source
+from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, load_source
 from rlog_env.tasks import FORMATS, SCHEMES, TEXT_TASKS
+
+
+ENDLESS_CHECK = 500  # episodes `rlog check` scores from an endless source
 
 
 def _sources_for(task: str) -> list[str]:
@@ -56,21 +60,28 @@ def _top_reward(env: rlog_env.RLogEnv, sample: rlog_env.Sample) -> float:
 def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = False, out=sys.stdout) -> int:
     """Score references and empty answers everywhere; print the table; return the exit status."""
     rows = []
+    # Without any data directory the simulator is checked alone; a named one must be sound.
+    no_data = data_dir is None and not os.environ.get(DATA_DIR_ENV)
     for env_id, cls in rlog_env.ENVIRONMENTS.items():
         for source in _sources_for(cls.task_name):
+            if no_data and SOURCES[source].needs_data:
+                continue
             for split in ("train", "test"):
                 env = gym.make(env_id, source=source, split=split, data_dir=data_dir,
                                reasoning=reasoning, reward=reward).unwrapped
                 low = env.reward_range[0]
                 worst, failed = env.reward_range[1], 0
-                for index in range(len(env)):
+                # An endless source (the simulator's train stream) is checked on its first episodes.
+                indices = range(len(env)) if env.source.finite else range(ENDLESS_CHECK)
+                for index in indices:
                     sample = env.source[index]
                     got = env.task.reward_for(env.task.reference_completion(sample), sample).total
                     worst = min(worst, got)
                     failed += got != _top_reward(env, sample)
                     failed += env.task.reward_for("", sample).total != low
                 rows.append({"environment": env_id, "source": source, "split": split,
-                             "samples": len(env), "min_reference_reward": worst, "failed": failed})
+                             "samples": len(indices), "endless": not env.source.finite,
+                             "min_reference_reward": worst, "failed": failed})
     failures = sum(r["failed"] for r in rows)
     if as_json:
         _print_json({"reasoning": reasoning, "reward": reward, "rows": rows, "failed": failures}, out)
@@ -78,12 +89,15 @@ def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = Fal
     table = Table("environment", "source", "split", "samples", "min reference reward", "check",
                   title=f"rlog check (reasoning={reasoning}, reward={reward})")
     for r in rows:
-        table.add_row(r["environment"], r["source"], r["split"], str(r["samples"]),
+        table.add_row(r["environment"], r["source"], r["split"],
+                      f"first {r['samples']} (endless)" if r["endless"] else str(r["samples"]),
                       f"{r['min_reference_reward']:.4f}", "ok" if not r["failed"] else f"{r['failed']} FAILED")
     console = _console(out)
     console.print(table)
     console.print("every reference earns the top reward and every empty answer the bottom"
                   if not failures else f"{failures} check(s) failed")
+    if no_data:
+        console.print(f"real data sources skipped: set {DATA_DIR_ENV} or pass --data-dir to check them")
     return 1 if failures else 0
 
 
@@ -99,7 +113,8 @@ def envs(data_dir: str | None, as_json: bool = False, out=sys.stdout) -> int:
             except (DataError, FileNotFoundError) as exc:
                 row.update(train=None, test=None, domains=[], unavailable=str(exc))
             else:
-                row.update(train=len(splits["train"]), test=len(splits["test"]),
+                row.update(train=len(splits["train"]) if splits["train"].finite else None,
+                           test=len(splits["test"]),
                            domains=sorted(set(splits["train"].domains) | set(splits["test"].domains)))
             rows.append(row)
     overlaps = [{"sources": [a, b], "overlap": text} for a, b, text in KNOWN_OVERLAPS]
@@ -111,7 +126,8 @@ def envs(data_dir: str | None, as_json: bool = False, out=sys.stdout) -> int:
         if "unavailable" in r:
             table.add_row(r["environment"], r["source"], "-", "-", f"unavailable: {r['unavailable']}")
         else:
-            table.add_row(r["environment"], r["source"], str(r["train"]), str(r["test"]), ", ".join(r["domains"]))
+            train = "endless" if r["train"] is None else str(r["train"])
+            table.add_row(r["environment"], r["source"], train, str(r["test"]), ", ".join(r["domains"]))
     overlap_table = Table("sources", "known overlap", title="known overlaps between sources")
     for o in overlaps:
         overlap_table.add_row(" / ".join(o["sources"]), o["overlap"])

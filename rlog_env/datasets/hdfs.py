@@ -155,8 +155,14 @@ def render_sessions(sequences: list[tuple[int, ...]]) -> list[str]:
     blocks = rng.integers(-2**63, 2**63 - 1, size=n, dtype=np.int64).tolist()
     octets = np.stack([rng.integers(250, 252, size=(n, 3)), rng.integers(0, 256, size=(n, 3)),
                        rng.integers(1, 254, size=(n, 3))], axis=-1)
-    octets[:, 1, 2] += octets[:, 1, 2] == octets[:, 0, 2]  # three distinct replicas per block
-    octets[:, 2, 2] = np.where(np.isin(octets[:, 2, 2], octets[:, :2, 2]), 254, octets[:, 2, 2])
+    # Three distinct replicas per block: the last octets of replicas 2 and 3 are offsets from
+    # the first that can neither be 0 nor equal each other.
+    first = octets[:, 0, 2]
+    second_offset = rng.integers(1, 253, size=n)
+    third_offset = rng.integers(1, 252, size=n)
+    third_offset += third_offset >= second_offset
+    octets[:, 1, 2] = (first - 1 + second_offset) % 253 + 1
+    octets[:, 2, 2] = (first - 1 + third_offset) % 253 + 1
     octets = octets.tolist()
     stamps = rng.integers(0, 3 * 24 * 60, size=n).tolist()
     tasks = rng.integers(0, 2000, size=n).tolist()

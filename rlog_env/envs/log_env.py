@@ -13,9 +13,9 @@ from typing import Any, ClassVar, Iterable
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
-from rlog_env.datasets import DEFAULT_SOURCES, FiniteSource, load_source
+from rlog_env.datasets import DEFAULT_SOURCES, SOURCES, load_source
 from rlog_env.envs.spaces import ACTION_SPACE, OBSERVATION_SPACE
-from rlog_env.tasks import RLOG, THINK_FIRST, Reward, Sample, get_task
+from rlog_env.tasks import GROUNDED, RLOG, TEXT_TASKS, THINK_FIRST, Reward, Sample, get_task
 
 
 class RLogEnv(gym.Env[str, str]):
@@ -49,7 +49,13 @@ class RLogEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode expects None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
         self.source_name = source if source is not None else DEFAULT_SOURCES[self.task_name]
-        self.source: FiniteSource = load_source(
+        if reward == GROUNDED and self.task_name in TEXT_TASKS and SOURCES.get(self.source_name) \
+                and SOURCES[self.source_name].needs_data:
+            raise ValueError(
+                f"reward='grounded' needs the key facts that only the simulator's samples carry; "
+                f"got source={self.source_name!r}: use source='sim', or reward='rlog' or 'unit'"
+            )
+        self.source = load_source(
             self.source_name, self.task_name, split=split, data_dir=data_dir, domains=domains,
             **source_options,
         )

@@ -33,7 +33,7 @@ class AnomalyDetection(Task):
     answer_rule: ClassVar[str] = "The answer is exactly one word: normal or abnormal."
     rlog_answer_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
 
-    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+    def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         predicted = answer.strip().lower()
         correct = predicted == reference.strip().lower()
         return Judgement(

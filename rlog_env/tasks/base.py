@@ -22,7 +22,8 @@ from rlog_env.tasks.formats import (
 
 RLOG = "rlog"
 UNIT = "unit"
-SCHEMES = (RLOG, UNIT)
+GROUNDED = "grounded"
+SCHEMES = (RLOG, UNIT, GROUNDED)
 
 # R-Log's format reward; the unit scheme keeps the same share of the top reward for the format.
 _RLOG_FORMAT_OK, _RLOG_FORMAT_BAD, _RLOG_ANSWER_BAD = 0.1, -1.0, -1.0
@@ -38,7 +39,8 @@ def check_scheme(reward: str) -> str:
     if reward not in SCHEMES:
         raise ValueError(
             f"reward expects one of {', '.join(map(repr, SCHEMES))}, got {reward!r}; "
-            "'rlog' is the released R-Log reward, 'unit' the same judgement in [0, 1]"
+            "'rlog' is the released R-Log reward, 'unit' the same judgement in [0, 1], "
+            "'grounded' scores free-text answers by their key facts (simulator only)"
         )
     return reward
 
@@ -82,12 +84,14 @@ class Judgement:
     """A task's verdict on a well-formed, non-empty answer.
 
     ``rlog`` is the R-Log answer reward; ``unit`` the same judgement in [0, 1] with the
-    reference at 1.0; ``metrics`` the cheap metrics reported in ``info``.
+    reference at 1.0; ``grounded`` the fact-grounded answer reward where the task has one (the
+    free-text tasks, on the ``rlog`` range); ``metrics`` the cheap metrics reported in ``info``.
     """
 
     rlog: float
     unit: float
     metrics: Mapping[str, Any]
+    grounded: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,10 @@ class Task:
     Arguments:
         reasoning: the output format, ``"think-first"`` (R-Log, default), ``"answer-first"``
             (R-Log-fast) or ``"none"`` (the whole completion is the answer).
-        reward: the reward scheme, ``"rlog"`` (the released R-Log reward, default) or
-            ``"unit"`` (the same judgement in [0, 1]).
+        reward: the reward scheme, ``"rlog"`` (the released R-Log reward, default),
+            ``"unit"`` (the same judgement in [0, 1]) or ``"grounded"`` (free-text answers
+            scored by the key facts they state, on the ``rlog`` range; needs the facts a
+            simulated sample carries; parsing and anomaly detection keep the ``rlog`` reward).
     """
 
     reasoning: str = THINK_FIRST
@@ -133,27 +139,31 @@ class Task:
         """The completion's answer and reasoning under this task's format."""
         return parse_completion(completion, self.reasoning)
 
-    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+    def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         """Judge a non-empty answer against the reference. Subclasses implement it."""
         raise NotImplementedError
 
-    def score(self, completion: str, reference: str, logs: str = "") -> Reward:
-        """Score ``completion`` against ``reference`` (``logs``: the log text the sample shows).
+    def score(self, completion: str, reference: str, logs: str = "", facts=None) -> Reward:
+        """Score ``completion`` against ``reference`` (``logs``: the log text the sample shows;
+        ``facts``: the key facts, each a sequence of accepted phrasings, for ``grounded``).
 
         Never raises on a string completion: any text earns a finite reward within
         :attr:`reward_range`.
         """
         parsed = self.parse(completion)
         if not parsed.well_formed or not parsed.answer:
-            if self.reward == RLOG:
+            if self.reward != UNIT:  # rlog, and grounded, which keeps rlog's format rule
                 fmt = _RLOG_FORMAT_OK if parsed.well_formed else _RLOG_FORMAT_BAD
                 return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
                               {"well_formed": parsed.well_formed, "answer_empty": True})
             fmt = _UNIT_FORMAT_OK if parsed.well_formed else 0.0
             return Reward(fmt, fmt, 0.0, {"well_formed": parsed.well_formed, "answer_empty": True})
-        verdict = self.judge(parsed.answer, reference, logs)
+        verdict = self.judge(parsed.answer, reference, logs, facts)
         if self.reward == RLOG:
             fmt, answer = _RLOG_FORMAT_OK, verdict.rlog
+        elif self.reward == GROUNDED:
+            fmt = _RLOG_FORMAT_OK
+            answer = verdict.grounded if verdict.grounded is not None else verdict.rlog
         else:
             fmt, answer = _UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT * verdict.unit
         if not math.isfinite(answer):  # pragma: no cover - every judge returns finite values
@@ -163,13 +173,14 @@ class Task:
 
     def reward_for(self, completion: str, sample: Sample) -> Reward:
         """Score ``completion`` against ``sample``: the environment's reward."""
-        return self.score(completion, sample.reference, sample.logs)
+        return self.score(completion, sample.reference, sample.logs, sample.facts.get("key_facts"))
 
     @property
     def reward_range(self) -> tuple[float, float]:
         """The lowest and highest total reward under this task's scheme."""
         if self.reward == UNIT:
             return (0.0, 1.0)
+        # grounded keeps the rlog range: its answer reward tops at the same value.
         return (_RLOG_FORMAT_BAD + _RLOG_ANSWER_BAD, _RLOG_FORMAT_OK + self.rlog_answer_range[1])
 
     def reference_completion(self, sample: Sample) -> str:

@@ -30,7 +30,7 @@ class LogParsing(Task):
     )
     rlog_answer_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
 
-    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+    def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         score = parsing_f1(answer, reference, logs or None)
         return Judgement(
             rlog=score.f1,

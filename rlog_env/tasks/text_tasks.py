@@ -4,6 +4,8 @@ Answer reward = (BLEU-4 + ROUGE-1 + ROUGE-2 + ROUGE-L) / 400 (each in per cent),
 0.8 when above 0, else 0. A reference of four words or more earns 1.25 against itself (BLEU-4
 is 0 below four words). Total under ``rlog``: [-2, 1.35]. Under ``unit`` the answer reward is
 divided by what the reference earns against itself, so the reference scores 1.0 at any length.
+Under ``grounded`` the answer reward is the fact-grounded score (:mod:`rlog_env.tasks.grounding`)
+divided by 0.8: the reference earns 1.25 whatever its length.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rlog_env.tasks.base import Judgement, Task
+from rlog_env.tasks.base import GROUNDED, Judgement, Task
+from rlog_env.tasks.grounding import grounded_score
 from rlog_env.tasks.text_metrics import text_reference
 
 TEXT_SCALE = 0.8
@@ -28,16 +31,25 @@ class TextTask(Task):
 
     rlog_answer_range: ClassVar[tuple[float, float]] = (0.0, 1.0 / TEXT_SCALE)
 
-    def judge(self, answer: str, reference: str, logs: str) -> Judgement:
+    def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         analysed = text_reference(reference)
         scores = analysed.score(answer)
         fraction = scores.mean_fraction
         rlog = rlog_text_reward(fraction)
         best = analysed.score(reference).mean_fraction
         unit = min(1.0, fraction / best) if best > 0 else 0.0
-        return Judgement(
-            rlog=rlog,
-            unit=unit,
-            metrics={"bleu4": scores.bleu4, "rouge1": scores.rouge1,
-                     "rouge2": scores.rouge2, "rougeL": scores.rougeL},
-        )
+        metrics = {"bleu4": scores.bleu4, "rouge1": scores.rouge1,
+                   "rouge2": scores.rouge2, "rougeL": scores.rougeL}
+        grounded = None
+        if self.reward == GROUNDED:
+            if facts is None:
+                raise ValueError(
+                    "reward='grounded' scores a free-text answer by the key facts of its sample, "
+                    "which only the simulator provides; use source='sim', or reward='rlog'"
+                )
+            grounding = grounded_score(answer, reference, logs, facts)
+            grounded = grounding.score / TEXT_SCALE
+            metrics.update(facts_stated=grounding.facts_stated, facts_total=grounding.facts_total,
+                           invented_claims=len(grounding.invented_claims),
+                           concision=grounding.concision)
+        return Judgement(rlog=rlog, unit=unit, metrics=metrics, grounded=grounded)

@@ -2,8 +2,9 @@
 
 TRL calls each reward function with keyword arguments ``prompts``, ``completions``,
 ``completion_ids`` and every extra column of the prompt data set, and logs each function under
-its ``__name__``. The columns these functions read are ``reference`` (the reference answer) and
-``logs`` (the log text of the sample, needed by log parsing to find the variables' values).
+its ``__name__``. The columns these functions read are ``reference`` (the reference answer),
+``logs`` (the log text of the sample, needed by log parsing to find the variables' values) and,
+for the ``grounded`` scheme, ``facts`` (the sample's key facts, each a list of phrasings).
 Completions may be plain strings or chat messages. Format + answer = the environment's total
 reward, to the bit.
 
@@ -35,6 +36,7 @@ class _TaskRewardFunction:
         *,
         reference: Sequence[str] | None = None,
         logs: Sequence[str] | None = None,
+        facts: Sequence[Any] | None = None,
         **columns: Any,
     ) -> list[float | None]:
         if completions is None:
@@ -51,9 +53,11 @@ class _TaskRewardFunction:
             )
         if logs is None:
             logs = [""] * len(completions)
+        if facts is None:
+            facts = [None] * len(completions)
         return [
-            getattr(self._task.score(completion_text(c), ref, log or ""), self.part)
-            for c, ref, log in zip(completions, reference, logs)
+            getattr(self._task.score(completion_text(c), ref, log or "", fact), self.part)
+            for c, ref, log, fact in zip(completions, reference, logs, facts)
         ]
 
     def __repr__(self) -> str:

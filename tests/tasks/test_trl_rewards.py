@@ -20,8 +20,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlog_env.tasks import (FORMATS, SCHEMES, TASKS, AnswerReward, FormatReward, get_task,
+from rlog_env.tasks import (FORMATS, TASKS, AnswerReward, FormatReward, get_task,
                             trl_reward_functions)
+
+# The schemes that score any sample; "grounded" needs key facts (tests/tasks/test_grounding.py).
+SCHEMES = ("rlog", "unit")
 
 GENERATIONS = 8
 
