@@ -27,7 +27,6 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import rlog_env
 from rlog_env import DataError, load_source
 from rlog_env.datasets import hdfs
 

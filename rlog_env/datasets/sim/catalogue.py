@@ -81,7 +81,7 @@ class Event:
 
     id: str
     level: str
-    component: str
+    component: Template  # may name per-line variables too, e.g. "sshd[{pid}]"
     message: Template
 
 
@@ -188,7 +188,9 @@ def _event(obj: Any, event_id: str, levels: Mapping[str, str], known: set[str], 
                                f"{', '.join(levels)}")
     message = Template.parse(_require(obj, "message", str, where), where)
     _check_names(message, known, f"event {event_id!r}", where)
-    return Event(event_id, level, _require(obj, "component", str, where), message)
+    component = Template.parse(_require(obj, "component", str, where), where)
+    _check_names(component, known, f"event {event_id!r} component", where)
+    return Event(event_id, level, component, message)
 
 
 def _check_names(template: Template, known: set[str], what: str, where: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -85,8 +85,7 @@ MEDIUM = Difficulty()
 HARD = Difficulty(window=30, distractors=3, noise=0.3, cascades=True, max_faults=2, variable_density=1.0)
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One simulated log line, its message, its template and its label."""
 
     text: str
@@ -138,7 +137,7 @@ class _CompiledFamily:
 
 
 def _compile_event(family: Family, event: Event) -> _CompiledEvent:
-    names = set(event.message.names) | set(family.layout.names)
+    names = set(event.message.names) | set(event.component.names) | set(family.layout.names)
     return _CompiledEvent(event, tuple(sorted(n for n in names if n in family.variables)),
                           event.message.parsing_template(), len(event.message.names))
 
@@ -213,16 +212,19 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
 
     moment = start_time(u())
     levels, layout, format_time = family.levels, family.layout, compiled.format_time
+    variables = family.variables
+    values = dict(entities)  # reused: each line sets the names its templates use
     lines = []
     for event, abnormal in events:
-        values = dict(entities)
         for name in event.line_variables:
-            values[name] = family.variables[name](u)
+            values[name] = variables[name](u)
         message = event.event.message.render(values)
         # Gaps between lines: mostly milliseconds, now and then seconds.
-        moment += timedelta(milliseconds=int(u() * u() * 4000))
-        values.update(timestamp=format_time(moment), level=levels[event.event.level],
-                      component=event.event.component, message=message)
+        moment += timedelta(microseconds=int(u() * u() * 4_000_000))
+        values["timestamp"] = format_time(moment)
+        values["level"] = levels[event.event.level]
+        values["component"] = event.event.component.render(values)
+        values["message"] = message
         lines.append(Line(layout.render(values), message, event.template, abnormal,
                           event.event.id, event.variables))
 

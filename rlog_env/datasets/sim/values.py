@@ -60,13 +60,31 @@ def _choice(options: tuple[str, ...]) -> Draw:
     return lambda u: options[int(u() * n)]
 
 
+def _digits(u: Uniform, alphabets: list[str]) -> list[str]:
+    """One character from each alphabet, eight characters per uniform float (52 random bits
+    cover eight draws from up to 26 symbols), so long ids cost a few floats, not dozens."""
+    out, n, left = [], 0, 0
+    for alphabet in alphabets:
+        if left == 0:
+            n, left = int(u() * 2**52), 8
+        n, r = divmod(n, len(alphabet))
+        out.append(alphabet[r])
+        left -= 1
+    return out
+
+
 def _pattern(pattern: str) -> Draw:
     # '#' is a digit, '%' a hex digit, '?' a lower-case letter; anything else is literal.
-    pieces = [(c, {"#": "0123456789", "%": _HEX, "?": _LOWER}.get(c)) for c in pattern]
+    kinds = {"#": "0123456789", "%": _HEX, "?": _LOWER}
+    pieces = [kinds.get(c) for c in pattern]
+    slots = [i for i, alphabet in enumerate(pieces) if alphabet is not None]
+    alphabets = [pieces[i] for i in slots]
 
     def draw(u: Uniform) -> str:
-        return "".join(c if alphabet is None else alphabet[int(u() * len(alphabet))]
-                       for c, alphabet in pieces)
+        chars = list(pattern)
+        for i, c in zip(slots, _digits(u, alphabets)):
+            chars[i] = c
+        return "".join(chars)
 
     return draw
 
@@ -80,12 +98,16 @@ def _public_ip(u: Uniform) -> str:
 
 
 def _hex(digits: int) -> Draw:
-    return lambda u: "".join(_HEX[int(u() * 16)] for _ in range(digits))
+    alphabets = [_HEX] * digits
+    return lambda u: "".join(_digits(u, alphabets))
+
+
+_UUID_HEX = [_HEX] * 32
 
 
 def _uuid(u: Uniform) -> str:
-    h = "".join(_HEX[int(u() * 16)] for _ in range(32))
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(u() * 4)]}{h[17:20]}-{h[20:]}"
+    h = "".join(_digits(u, _UUID_HEX))
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
 
 
 def _block(u: Uniform) -> str:
