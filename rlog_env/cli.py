@@ -57,8 +57,9 @@ def _top_reward(env: rlog_env.RLogEnv, sample: rlog_env.Sample) -> float:
     return task.reward_range[1]
 
 
-def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = False, out=sys.stdout) -> int:
+def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = False, out=None) -> int:
     """Score references and empty answers everywhere; print the table; return the exit status."""
+    out = out or sys.stdout
     rows = []
     # Without any data directory the simulator is checked alone; a named one must be sound.
     no_data = data_dir is None and not os.environ.get(DATA_DIR_ENV)
@@ -101,8 +102,9 @@ def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = Fal
     return 1 if failures else 0
 
 
-def envs(data_dir: str | None, as_json: bool = False, out=sys.stdout) -> int:
+def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
     """List every environment and source with split sizes and domains, and the overlaps."""
+    out = out or sys.stdout
     rows = []
     for env_id, cls in rlog_env.ENVIRONMENTS.items():
         for source in _sources_for(cls.task_name):
@@ -138,8 +140,9 @@ def envs(data_dir: str | None, as_json: bool = False, out=sys.stdout) -> int:
 
 
 def show(env_id: str, source: str | None, split: str, data_dir: str | None, seed: int | None,
-         index: int | None, reasoning: str, reward: str, as_json: bool = False, out=sys.stdout) -> int:
+         index: int | None, reasoning: str, reward: str, as_json: bool = False, out=None) -> int:
     """Print one episode: prompt, reference, and the reward the reference earns."""
+    out = out or sys.stdout
     env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward)
     prompt, info = env.reset(seed=seed, options=None if index is None else {"index": index})
     reference_completion = env.unwrapped.task.reference_completion(env.unwrapped.source[info["index"]])
@@ -174,8 +177,9 @@ def show(env_id: str, source: str | None, split: str, data_dir: str | None, seed
 
 
 def score(env_id: str, source: str | None, split: str, data_dir: str | None, index: int,
-          answer: str, reasoning: str, reward: str, out=sys.stdout) -> int:
+          answer: str, reasoning: str, reward: str, out=None) -> int:
     """Score ``answer`` on sample ``index`` and print the step's reward and info as JSON."""
+    out = out or sys.stdout
     env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward)
     env.reset(options={"index": index})
     _, _, _, _, info = env.step(answer)
@@ -185,8 +189,10 @@ def score(env_id: str, source: str | None, split: str, data_dir: str | None, ind
 
 
 def data_download(name: str, to: str, base_url: str | None, timeout: float, retries: int,
-                  files: list[str] | None, as_json: bool = False, out=sys.stdout, err=sys.stderr) -> int:
+                  files: list[str] | None, as_json: bool = False, out=None, err=None) -> int:
     """Fetch and verify data set ``name`` into ``to``; print what was done, the licence, the citation."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     from rlog_env.datasets.download import LICENCES, DownloadError, download
 
     def progress(path: str, status: str, done: int, total: int) -> None:
@@ -215,8 +221,9 @@ def data_download(name: str, to: str, base_url: str | None, timeout: float, retr
     return 0
 
 
-def data_verify(name: str, root: str, as_json: bool = False, out=sys.stdout) -> int:
+def data_verify(name: str, root: str, as_json: bool = False, out=None) -> int:
     """Check a data directory against the manifest; status 1 when a file is missing or wrong."""
+    out = out or sys.stdout
     from rlog_env.datasets.download import dataset_files, verify
 
     problems = verify(name, root)

@@ -97,19 +97,34 @@ def _read_plain(path: Path) -> list[tuple[int, tuple[int, ...]]]:
     return [(i, _parse_sequence(path, i, raw)) for i, raw in enumerate(lines, start=1)]
 
 
+_EXAMPLE_VALUES = dict(blk="blk_-1608999687919862906", ip="10.251.42.84", peer="10.251.31.5",
+                       port=50232, size=67108864, n=1, path="/user/root/rand/part-00590",
+                       subdir=17, off1=1024, off2=2048, off3=16)
+
+
 def check_templates(root: Path) -> dict[int, re.Pattern]:
-    """The full-log HDFS templates as regexes, checked to number E1..E30 like :data:`EVENTS`."""
+    """The full-log HDFS templates as regexes, checked against :data:`EVENTS`: every event id
+    E1..E30 must exist, and every event's message must match the template of its own id (so a
+    file numbered like the 2k sample's templates is rejected at the first row that differs)."""
     path = root / FOLDER / TEMPLATES
     patterns: dict[int, re.Pattern] = {}
+    lines: dict[int, int] = {}
     for line, row in read_csv(path, ("EventId", "EventTemplate")):
         match = re.fullmatch(r"E(\d+)", row["EventId"])
         if not match:
             raise DataError(path, f"expected an EventId like E5, found {row['EventId']!r}", line=line)
         parts = [re.escape(p) for p in row["EventTemplate"].split("<*>")]
         patterns[int(match.group(1))] = re.compile("(.*?)".join(parts), re.DOTALL)
+        lines[int(match.group(1))] = line
     if sorted(patterns) != sorted(EVENTS):
         raise DataError(path, f"expected the full-log templates E1..E{len(EVENTS)}, found "
                               f"{len(patterns)} ids; the 2k sample's templates number differently")
+    for event, (_, _, message) in sorted(EVENTS.items()):
+        if not patterns[event].fullmatch(message.format(**_EXAMPLE_VALUES)):
+            raise DataError(path, f"E{event} does not describe the HDFS_v1 event the sequences call "
+                                  f"{event} ({message.split('{')[0].strip() or message[:40]!r}...); "
+                                  "expected the full-log templates (the 2k sample's number differently)",
+                            line=lines[event])
     return patterns
 
 
