@@ -117,7 +117,7 @@ class Fact:
     """A key fact a good answer states, and the phrasings accepted for it."""
 
     text: Template
-    synonyms: tuple[str, ...]
+    synonyms: tuple[Template, ...]  # may name scenario values too, e.g. "{node} is full"
 
 
 @dataclass(frozen=True)
@@ -297,7 +297,10 @@ def load_faults(path: Path, families: Mapping[str, Family]) -> list[Fault]:
             synonyms = fact.get("synonyms", [])
             if not isinstance(synonyms, list) or not all(isinstance(s, str) and s for s in synonyms):
                 raise DataError(where, f"fault {fault_id!r} fact {text.source!r}: synonyms must be a list of strings")
-            facts.append(Fact(text, tuple(synonyms)))
+            parsed = tuple(Template.parse(syn, where) for syn in synonyms)
+            for syn in parsed:
+                _check_names(syn, scenario_names, f"fault {fault_id!r} fact synonym", where)
+            facts.append(Fact(text, parsed))
         if len(facts) < 2:
             raise DataError(where, f"fault {fault_id!r}: expected at least two key facts")
         faults.append(Fault(fault_id, family_name, _require(obj, "title", str, where),

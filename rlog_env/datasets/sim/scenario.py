@@ -231,7 +231,8 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
     texts = {key: " Separately: ".join(getattr(f, key).render(entities) for f in faults)
              for key in ("interpretation", "root_cause", "solution")}
     facts = tuple(
-        (fact.text.render(entities), *fact.synonyms) for fault in faults for fact in fault.facts
+        tuple(t.render(entities) for t in (fact.text, *fact.synonyms))
+        for fault in faults for fact in fault.facts
     )
     return Scenario(family_name, tuple(fault_ids), tuple(lines), texts["interpretation"],
                     texts["root_cause"], texts["solution"], facts, entities)
