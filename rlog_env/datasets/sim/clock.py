@@ -35,45 +35,62 @@ _FIELDS: dict[str, Callable[[datetime], str]] = {
 }
 
 
-def compile_format(fmt: str) -> Callable[[datetime], str]:
-    """A function formatting a naive UTC ``datetime`` by ``fmt`` (strftime-like directives
-    ``%Y %y %m %d %e %H %M %S %a %b %j %s %z %%``, plus ``%3f`` milliseconds and ``%6f``
-    microseconds). Any other ``%`` directive is a ``ValueError``."""
+_DAY_FIELDS = set("Yymdjabe")  # fields that change only with the date
+
+
+def compile_format(fmt: str) -> Callable[[int], str]:
+    """A function formatting a time, in microseconds since 1970-01-01 UTC, by ``fmt``
+    (strftime-like directives ``%Y %y %m %d %e %H %M %S %a %b %j %s %z %%``, plus ``%3f``
+    milliseconds and ``%6f`` microseconds). Any other ``%`` directive is a ``ValueError``."""
     if "%" in _DIRECTIVE.sub("", fmt):
         raise ValueError(f"timestamp format {fmt!r} has a directive outside "
                          "%Y %y %m %d %e %H %M %S %a %b %j %s %z %% %3f %6f")
-    # Numeric directives go to datetime.strftime (C speed, locale-free); names, %e, %s and
-    # fractions become str.format fields filled here, so no locale or time zone is consulted.
-    numeric = set("YymdHMSj%")
-    template, custom = [], []
+    # The format becomes one str.format template with a named field per directive. Date
+    # fields are computed once per day (with datetime, locale-free), the time of day by
+    # integer arithmetic: a line costs one format call, not a strftime.
+    pieces, used = [], set()
     position = 0
     for match in _DIRECTIVE.finditer(fmt):
-        template.append(fmt[position:match.start()].replace("{", "{{").replace("}", "}}"))
+        pieces.append(fmt[position:match.start()].replace("{", "{{").replace("}", "}}"))
         code = match.group(1)
-        if code in numeric:
-            template.append(match.group(0))
+        if code == "%":
+            pieces.append("%")
         else:
-            template.append("{" + f"f{len(custom)}" + "}")
-            custom.append(_FIELDS[code])
+            pieces.append("{_" + code + "}")
+            used.add(code)
         position = match.end()
-    template.append(fmt[position:].replace("{", "{{").replace("}", "}}"))
-    pattern = "".join(template)
-    if not custom:
-        return lambda moment: moment.strftime(pattern).replace("{{", "{").replace("}}", "}")
+    pieces.append(fmt[position:].replace("{", "{{").replace("}", "}}"))
+    template = "".join(pieces)
+    day_codes = [c for c in used if c in _DAY_FIELDS]
+    cache: list = [None, {}]  # the last day formatted, and its date fields
 
-    def format_time(moment: datetime) -> str:
-        return moment.strftime(pattern).format(*(), **{f"f{i}": f(moment) for i, f in enumerate(custom)})
+    def format_time(micros: int) -> str:
+        second, micro = divmod(micros, 1_000_000)
+        day, of_day = divmod(second, 86400)
+        if cache[0] != day:
+            moment = EPOCH + timedelta(days=day)
+            cache[0], cache[1] = day, {"_" + c: _FIELDS[c](moment) for c in day_codes}
+        fields = dict(cache[1])
+        hour, rest = divmod(of_day, 3600)
+        fields["_H"], fields["_M"], fields["_S"] = f"{hour:02d}", f"{rest // 60:02d}", f"{rest % 60:02d}"
+        if "3f" in used or "6f" in used:
+            fields["_3f"], fields["_6f"] = f"{micro // 1000:03d}", f"{micro:06d}"
+        if "s" in used:
+            fields["_s"] = str(second)
+        if "z" in used:
+            fields["_z"] = "+0000"
+        return template.format_map(fields)
 
     return format_time
 
 
-START = datetime(2015, 1, 1)
-SPAN_SECONDS = 9 * 365 * 86400
+START = int((datetime(2015, 1, 1) - EPOCH).total_seconds()) * 1_000_000
+SPAN_MICROS = 9 * 365 * 86400 * 1_000_000
 
 
-def start_time(fraction: float) -> datetime:
-    """A scenario's start, ``fraction`` of the way through 2015-2023."""
-    return START + timedelta(seconds=int(fraction * SPAN_SECONDS), microseconds=int(fraction * 1e12) % 1_000_000)
+def start_time(fraction: float) -> int:
+    """A scenario's start in microseconds since 1970, ``fraction`` of the way through 2015-2023."""
+    return START + int(fraction * SPAN_MICROS)
 
 
 __all__ = ["compile_format", "start_time"]

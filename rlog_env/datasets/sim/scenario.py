@@ -11,7 +11,6 @@ generator passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import lru_cache
 from typing import Mapping, NamedTuple
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from rlog_env.datasets.sim.catalogue import Catalogue, Event, Family, Fault
 from rlog_env.datasets.sim.clock import compile_format, start_time
-from rlog_env.datasets.sim.values import UniformStream
+from rlog_env.datasets.sim.values import Uniform, integer, uniform_stream
 
 PRESETS = ("easy", "medium", "hard")
 
@@ -124,6 +123,7 @@ class _CompiledEvent:
     line_variables: tuple[str, ...]  # per-line variables this event's line needs
     template: str
     variables: int
+    line_source: str  # the whole line as one str.format template (layout, level, component, message)
 
 
 @dataclass(frozen=True)
@@ -136,10 +136,20 @@ class _CompiledFamily:
     distractors: tuple[_CompiledEvent, ...]
 
 
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _compile_event(family: Family, event: Event) -> _CompiledEvent:
     names = set(event.message.names) | set(event.component.names) | set(family.layout.names)
+    # One format template per line instead of three renders: the event's level, component
+    # and message are put into the family layout once, here.
+    fixed = {"level": _escape(family.levels[event.level]), "component": event.component.source,
+             "message": event.message.source}
+    line_source = "".join(_escape(literal) + ("" if name is None else fixed.get(name, "{" + name + "}"))
+                          for literal, name in family.layout.pieces)
     return _CompiledEvent(event, tuple(sorted(n for n in names if n in family.variables)),
-                          event.message.parsing_template(), len(event.message.names))
+                          event.message.parsing_template(), len(event.message.names), line_source)
 
 
 @lru_cache(maxsize=None)
@@ -162,7 +172,7 @@ def _compiled_fault(catalogue: Catalogue, fault_id: str) -> tuple[tuple[tuple[in
                  for cascade, group in ((False, fault.symptoms), (True, fault.cascade)) for s in group)
 
 
-def _pick(u: UniformStream, items):
+def _pick(u: Uniform, items):
     return items[int(u() * len(items))]
 
 
@@ -171,7 +181,7 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
     """Write one scenario of ``family_name`` with the faults ``fault_ids`` (possibly none)."""
     compiled = _compiled(catalogue, family_name)
     family = compiled.family
-    u = UniformStream(rng)
+    u = uniform_stream(rng)
     entities = {name: draw(u) for name, draw in family.entities.items()}
     faults: list[Fault] = [catalogue.faults[f] for f in fault_ids]
     for fault in faults:
@@ -183,8 +193,8 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
         for repeat, gap, event, cascade in _compiled_fault(catalogue, fault.id):
             if cascade and not difficulty.cascades:
                 continue
-            for _ in range(u.integer(*repeat)):
-                fault_lines.append((u.integer(*gap), event))
+            for _ in range(integer(u, *repeat)):
+                fault_lines.append((integer(u, *gap), event))
     n_distractors = difficulty.distractors
     n_normal = max(2, difficulty.window - len(fault_lines) - n_distractors,
                    sum(g for g, _ in fault_lines) + 1)
@@ -211,22 +221,17 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
         events.insert(int(u() * (len(events) + 1)), (_pick(u, compiled.distractors), False))
 
     moment = start_time(u())
-    levels, layout, format_time = family.levels, family.layout, compiled.format_time
-    variables = family.variables
+    format_time, variables = compiled.format_time, family.variables
     values = dict(entities)  # reused: each line sets the names its templates use
     lines = []
     for event, abnormal in events:
         for name in event.line_variables:
             values[name] = variables[name](u)
-        message = event.event.message.render(values)
         # Gaps between lines: mostly milliseconds, now and then seconds.
-        moment += timedelta(microseconds=int(u() * u() * 4_000_000))
+        moment += int(u() * u() * 4_000_000)
         values["timestamp"] = format_time(moment)
-        values["level"] = levels[event.event.level]
-        values["component"] = event.event.component.render(values)
-        values["message"] = message
-        lines.append(Line(layout.render(values), message, event.template, abnormal,
-                          event.event.id, event.variables))
+        lines.append(Line(event.line_source.format_map(values), event.event.message.source.format_map(values),
+                          event.template, abnormal, event.event.id, event.variables))
 
     texts = {key: " Separately: ".join(getattr(f, key).render(entities) for f in faults)
              for key in ("interpretation", "root_cause", "solution")}

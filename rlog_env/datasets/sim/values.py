@@ -2,7 +2,7 @@
 
 A value type is written as a spec string in the catalogue (``"ip"``, ``"int(1,100)"``,
 ``"choice(a|b)"``, ``"host(dn-###)"``, ...). :func:`compile_spec` turns a spec into a function
-of a :class:`UniformStream` (uniform floats from the scenario's own NumPy generator); compiling
+of a uniform stream (:func:`uniform_stream`: floats from the scenario's own NumPy generator); compiling
 happens once when the catalogue loads. No global random state.
 """
 
@@ -25,29 +25,25 @@ _HEX = "0123456789abcdef"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 
-class UniformStream:
-    """Uniform floats from a NumPy generator, drawn in blocks.
+def uniform_stream(rng: np.random.Generator, block: int = 256) -> Uniform:
+    """A function returning the next uniform float in [0, 1) from ``rng``, drawn in blocks.
 
-    A scalar draw from a ``Generator`` costs microseconds; a simulated scenario needs hundreds
-    of values, so they are drawn a block at a time and handed out one by one. The sequence
-    depends only on the generator: the same seed gives the same values in any process.
+    A scalar draw from a ``Generator`` costs microseconds; a simulated scenario needs a
+    hundred values or more, so they are drawn a block at a time and handed out by a generator's
+    ``__next__`` (tens of nanoseconds). The sequence depends only on ``rng``: the same seed
+    gives the same values in any process.
     """
 
-    __slots__ = ("_rng", "_block", "_values")
+    def floats():
+        while True:
+            yield from rng.random(block).tolist()
 
-    def __init__(self, rng: np.random.Generator, block: int = 256):
-        self._rng, self._block = rng, block
-        self._values: list[float] = []
+    return floats().__next__
 
-    def __call__(self) -> float:
-        if not self._values:
-            self._values = self._rng.random(self._block).tolist()
-            self._values.reverse()
-        return self._values.pop()
 
-    def integer(self, low: int, high: int) -> int:
-        """A uniform integer in [low, high]."""
-        return low + int(self() * (high - low + 1))
+def integer(u: Uniform, low: int, high: int) -> int:
+    """A uniform integer in [low, high]."""
+    return low + int(u() * (high - low + 1))
 
 
 def _int(low: int, high: int) -> Draw:
@@ -60,31 +56,30 @@ def _choice(options: tuple[str, ...]) -> Draw:
     return lambda u: options[int(u() * n)]
 
 
-def _digits(u: Uniform, alphabets: list[str]) -> list[str]:
-    """One character from each alphabet, eight characters per uniform float (52 random bits
-    cover eight draws from up to 26 symbols), so long ids cost a few floats, not dozens."""
-    out, n, left = [], 0, 0
-    for alphabet in alphabets:
-        if left == 0:
-            n, left = int(u() * 2**52), 8
-        n, r = divmod(n, len(alphabet))
-        out.append(alphabet[r])
-        left -= 1
-    return out
+_ALPHABETS = {"#": "0123456789", "%": _HEX, "?": _LOWER}
+
+
+def _run(kind: str, length: int) -> Draw:
+    """``length`` random characters of one kind, from as few floats as possible: a float's 52
+    random bits give 15 decimal or 13 hex digits, formatted in C."""
+    if kind == "#":
+        return lambda u: "".join(f"{int(u() * 1e15):015d}" for _ in range(-(-length // 15)))[:length]
+    if kind == "%":
+        return lambda u: "".join(f"{int(u() * 2**52):013x}" for _ in range(-(-length // 13)))[:length]
+    return lambda u: "".join(_LOWER[int(u() * 26)] for _ in range(length))
 
 
 def _pattern(pattern: str) -> Draw:
     # '#' is a digit, '%' a hex digit, '?' a lower-case letter; anything else is literal.
-    kinds = {"#": "0123456789", "%": _HEX, "?": _LOWER}
-    pieces = [kinds.get(c) for c in pattern]
-    slots = [i for i, alphabet in enumerate(pieces) if alphabet is not None]
-    alphabets = [pieces[i] for i in slots]
+    parts: list[str | Draw] = []
+    for match in re.finditer(r"#+|%+|\?+|[^#%?]+", pattern):
+        text = match.group(0)
+        parts.append(_run(text[0], len(text)) if text[0] in _ALPHABETS else text)
+    if len(parts) == 1 and callable(parts[0]):
+        return parts[0]
 
     def draw(u: Uniform) -> str:
-        chars = list(pattern)
-        for i, c in zip(slots, _digits(u, alphabets)):
-            chars[i] = c
-        return "".join(chars)
+        return "".join(p if isinstance(p, str) else p(u) for p in parts)
 
     return draw
 
@@ -98,16 +93,15 @@ def _public_ip(u: Uniform) -> str:
 
 
 def _hex(digits: int) -> Draw:
-    alphabets = [_HEX] * digits
-    return lambda u: "".join(_digits(u, alphabets))
+    return _run("%", digits)
 
 
-_UUID_HEX = [_HEX] * 32
+_HEX32 = _run("%", 32)
 
 
 def _uuid(u: Uniform) -> str:
-    h = "".join(_digits(u, _UUID_HEX))
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
+    h = _HEX32(u)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(u() * 4)]}{h[17:20]}-{h[20:]}"
 
 
 def _block(u: Uniform) -> str:
