@@ -69,8 +69,9 @@ class RLogEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Draw a sample (or take ``options["index"]``) and return its prompt and ``info``.
 
-        ``info`` holds ``messages`` (the prompt as chat messages), ``task``, ``source``,
-        ``split``, ``domain``, ``index`` and the sample's ``meta``; never the reference.
+        ``info`` holds ``messages`` (the prompt as chat messages), ``logs`` (the log text the
+        prompt shows), ``task``, ``source``, ``split``, ``domain``, ``index`` and the sample's
+        ``meta``; never the reference.
         """
         super().reset(seed=seed)
         index = (options or {}).get("index")
@@ -83,6 +84,7 @@ class RLogEnv(gym.Env[str, str]):
         self._last = None
         info = {
             "messages": self.task.messages(sample),
+            "logs": sample.logs,
             "task": self.task_name,
             "source": self.source_name,
             "split": self.source.split,
