@@ -226,3 +226,13 @@ def test_a_broken_catalogue_names_the_file_and_the_mistake(tmp_path):
     family.write_text("{not json")
     with pytest.raises(DataError, match="line 1"):
         load_catalogue_from(root)
+
+
+def test_catalogue_page_is_generated_from_the_data(data_dir):
+    """docs/simulator-catalogue.md is what `python -m rlog_env.datasets.sim.docs` writes."""
+    from rlog_env.datasets.sim.docs import render
+
+    committed = (REPO / "docs" / "simulator-catalogue.md").read_text(encoding="utf-8")
+    assert render(load_catalogue(), data_dir) == committed, (
+        "docs/simulator-catalogue.md is stale: run `python -m rlog_env.datasets.sim.docs` "
+        "with RLOG_DATA_DIR set")
