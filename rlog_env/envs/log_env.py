@@ -141,9 +141,17 @@ _ARGUMENTS = """
         reasoning: ``"think-first"`` (``<think>…</think><answer>…</answer>``, R-Log, default),
             ``"answer-first"`` (``<answer>…</answer><think>…</think>``, R-Log-fast) or
             ``"none"`` (the whole completion is the answer).
-        reward: ``"rlog"`` (the released R-Log reward, default) or ``"unit"`` (in [0, 1]).
+        reward: ``"rlog"`` (the released R-Log reward, default), ``"unit"`` (in [0, 1]) or
+            ``"grounded"`` (free-text answers scored by the key facts they state and the
+            claims they invent; simulator only; parsing and anomaly detection keep ``rlog``).
         render_mode: ``None`` or ``"ansi"``.
+        difficulty: ``sim`` only: ``"easy"``, ``"medium"`` (default), ``"hard"``, or a dict of
+            window, distractors, noise, cascades, max_faults, variable_density.
+        granularity: ``sim`` anomaly detection only: ``"window"`` (default) or ``"line"``.
         ground_truth: ``loghub`` parsing only: ``"corrected"`` (default) or ``"original"``.
+
+    Domains of ``sim``: ``"seen"`` (default), ``"unseen"`` (held-out families and fault
+    types, to measure generalisation) or family names.
 
     Episode end:
         One step: ``step(answer)`` always returns ``terminated=True``. Call ``reset`` again.
@@ -160,7 +168,8 @@ class LogParsingEnv(RLogEnv):
     __doc__ = """Log parsing: turn a raw log message into its template.
 
     Description:
-        The agent sees one log message (without its header) and answers its template: the
+        The agent sees one log message (without its header; ``sim``: a line of a simulated
+        window) and answers its template: the
         message with every variable part (ids, numbers, ips, paths, ...) replaced by ``<*>``.
 
     Observation:
@@ -177,7 +186,7 @@ class LogParsingEnv(RLogEnv):
         variables), -1.0 for a wrong format or an empty answer. Total in [-2, 1.1]; the
         reference earns 1.1. ``unit``: 0.1 for the format + 0.9 x F1, in [0, 1].
         ``info["metrics"]`` holds ``exact_match`` and ``token_f1``.
-    """ + _ARGUMENTS.format(default="loghub", sources="loghub, loglm")
+    """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm")
 
     task_name = "log_parsing"
 
@@ -186,7 +195,8 @@ class AnomalyDetectionEnv(RLogEnv):
     __doc__ = """Anomaly detection: are these logs normal or abnormal?
 
     Description:
-        The agent sees logs and answers ``normal`` or ``abnormal``: ``loghub``, a raw BGL line
+        The agent sees logs and answers ``normal`` or ``abnormal``: ``sim``, a simulated
+        window of one system (abnormal when a fault writes into it); ``loghub``, a raw BGL line
         with its alert label removed; ``loglm``, a BGL or Spirit message; ``hdfs``, every line
         of one HDFS block's session (session-level detection).
 
@@ -202,7 +212,7 @@ class AnomalyDetectionEnv(RLogEnv):
         lower-casing and stripping, else -1.0. Total in [-2, 1.1]. ``unit``: 0.1 for the format
         + 0.9 when right, in [0, 1]. ``info["metrics"]`` holds ``predicted_label``
         (``normal``, ``abnormal`` or ``invalid``) and ``correct``.
-    """ + _ARGUMENTS.format(default="loghub", sources="loghub, loglm, hdfs")
+    """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm, hdfs")
 
     task_name = "anomaly_detection"
 
@@ -222,8 +232,8 @@ class LogInterpretationEnv(RLogEnv):
     __doc__ = """Log interpretation: explain what the logs say.
 
     Description:
-        The agent sees logs (LogLM: real error logs from user reports) and explains them in
-        plain operator language.
+        The agent sees logs (``sim``: a window with a fault; ``loglm``: real error logs from
+        user reports) and explains them in plain operator language.
 
     Observation:
         The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
@@ -231,7 +241,7 @@ class LogInterpretationEnv(RLogEnv):
 
     Action:
         The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="loglm", sources="loglm")
+    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
 
     task_name = "log_interpretation"
 
@@ -249,7 +259,7 @@ class RootCauseAnalysisEnv(RLogEnv):
 
     Action:
         The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="loglm", sources="loglm")
+    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
 
     task_name = "root_cause_analysis"
 
@@ -267,7 +277,7 @@ class SolutionRecommendationEnv(RLogEnv):
 
     Action:
         The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="loglm", sources="loglm")
+    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
 
     task_name = "solution_recommendation"
 
