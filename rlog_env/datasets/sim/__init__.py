@@ -138,8 +138,9 @@ class SimSource:
     def _cached(self, index: int) -> Sample:
         return self._sample(index)
 
-    def scenario(self, index: int, attempt: int) -> tuple[Scenario, bool]:
-        """The scenario of ``index`` at ``attempt``, and whether it has a fault."""
+    def scenario(self, index: int, attempt: int) -> tuple[Scenario, np.random.Generator]:
+        """The scenario of ``index`` at ``attempt``, and the generator that drew it (whose
+        next draws pick the line a line-level or parsing episode asks about)."""
         rng = np.random.default_rng(np.random.SeedSequence(
             [self._root, _TASK_CODE[self.task], index, attempt]))
         pool = self.pool
@@ -152,12 +153,12 @@ class SimSource:
                 chosen.append(extra.pop(int(rng.integers(len(extra)))))
         else:
             family, chosen = pool.normal_families[int(rng.integers(len(pool.normal_families)))], []
-        return generate(self.catalogue, family, tuple(chosen), self.difficulty, rng), bool(chosen)
+        return generate(self.catalogue, family, tuple(chosen), self.difficulty, rng), rng
 
     def _sample(self, index: int) -> Sample:
         for attempt in range(MAX_ATTEMPTS):
-            scenario, _ = self.scenario(index, attempt)
-            sample = self._to_sample(scenario, index, attempt)
+            scenario, rng = self.scenario(index, attempt)
+            sample = self._to_sample(scenario, index, attempt, rng)
             # A window carries random ids and timestamps: two seed roots never meet on one.
             # A parsing message can repeat (a constant message): its hash picks the split.
             if self.task != "log_parsing" or content_split(sample.logs) == self.split:
@@ -165,7 +166,8 @@ class SimSource:
         raise RuntimeError(  # pragma: no cover - each attempt lands in test with p = 0.2
             f"no {self.split} episode for sim/{self.task} index {index} in {MAX_ATTEMPTS} attempts")
 
-    def _to_sample(self, scenario: Scenario, index: int, attempt: int) -> Sample:
+    def _to_sample(self, scenario: Scenario, index: int, attempt: int,
+                   rng: np.random.Generator) -> Sample:
         family = self.catalogue.families[scenario.family]
         meta = {"source": NAME, "split": self.split, "family": scenario.family,
                 "faults": list(scenario.faults), "unseen": self._is_unseen(scenario),
@@ -173,12 +175,12 @@ class SimSource:
                 "catalogue_version": CATALOGUE_VERSION}
         task = self.task
         if task == "log_parsing":
-            line = self._parsing_line(scenario, index)
+            line = self._parsing_line(scenario, rng)
             return Sample(task, scenario.family, line.message, line.template, meta=meta)
         if task == "anomaly_detection":
             lines = scenario.lines
             if self.granularity == "line":
-                lines = lines[:self._target_line(scenario, index) + 1]
+                lines = lines[:self._target_line(scenario, rng) + 1]
                 label = ABNORMAL if lines[-1].abnormal else NORMAL
                 instruction = _INSTRUCTIONS["anomaly_detection/line"]
             else:
@@ -194,24 +196,30 @@ class SimSource:
         return Sample(task, scenario.family, scenario.window, reference,
                       facts={"key_facts": facts}, meta=meta)
 
-    def _target_line(self, scenario: Scenario, index: int) -> int:
+    def _target_line(self, scenario: Scenario, rng: np.random.Generator) -> int:
         """The line a line-level episode asks about: in a faulty scenario an abnormal one
         with probability :data:`LINE_ABNORMAL_SHARE`, so about a third of the episodes are
         abnormal, and a faulty window does not give its last line away."""
-        rng = np.random.default_rng(np.random.SeedSequence([self._root, 98, index]))
         abnormal = [i for i, ln in enumerate(scenario.lines) if ln.abnormal]
         normal = [i for i, ln in enumerate(scenario.lines) if not ln.abnormal]
         pool = abnormal if abnormal and rng.random() < LINE_ABNORMAL_SHARE else normal
         return pool[int(rng.integers(len(pool)))]
 
-    def _parsing_line(self, scenario: Scenario, index: int):
+    def _parsing_line(self, scenario: Scenario, rng: np.random.Generator):
+        """The line a parsing episode asks about: uniform, or biased to lines with many
+        variables by the difficulty's ``variable_density``."""
         lines = scenario.lines
+        pick = rng.random()
         density = self.difficulty.variable_density
-        weights = np.array([(1 + ln.variables) ** density for ln in lines], dtype=float)
-        # A fixed generator per index picks the line, so the choice is part of the episode.
-        pick = np.random.default_rng(np.random.SeedSequence([self._root, 99, index])).random()
-        cumulative = np.cumsum(weights / weights.sum())
-        return lines[min(int(np.searchsorted(cumulative, pick, side="right")), len(lines) - 1)]
+        if not density:
+            return lines[int(pick * len(lines))]
+        weights = [(1 + ln.variables) ** density for ln in lines]
+        threshold, total = pick * sum(weights), 0.0
+        for line, weight in zip(lines, weights):
+            total += weight
+            if total > threshold:
+                return line
+        return lines[-1]
 
     def _is_unseen(self, scenario: Scenario) -> bool:
         c = self.catalogue
