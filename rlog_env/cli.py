@@ -1,5 +1,11 @@
 """The ``rlog`` command: look at the environments, check a data directory, score answers.
 
+- ``rlog eval``: the main job: agents x environments x source x split -> a run directory of
+  episodes (one JSON line each) and the leaderboard (printed, and written as Markdown, CSV,
+  JSON and a radar chart). With no arguments: every baseline on all five environments on the
+  simulator's test set. ``rlog leaderboard RUN...`` prints the leaderboard of earlier runs;
+  ``rlog rescore RUN`` recomputes every score from the recorded answers.
+- ``rlog model get smollm2-135m``: put SmolLM2-135M-Instruct in the model cache.
 - ``rlog check``: walk every environment over every source and split, score each sample's
   reference and an empty answer, and fail (status 1) unless the reference earns the top reward
   and the empty answer the bottom everywhere: a check that a data directory is sound.
@@ -22,6 +28,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -238,6 +245,76 @@ def data_verify(name: str, root: str, as_json: bool = False, out=None) -> int:
     return 1 if problems else 0
 
 
+DEFAULT_AGENTS = ("heuristic", "constant-normal", "echo", "empty")
+
+
+def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str, split: str,
+                 episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
+                 batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
+                 as_json: bool = False, out=None) -> int:
+    """Run an evaluation, print the leaderboard and the run directory."""
+    from rlog_env.leaderboard import tables
+    from rlog_env.leaderboard.runner import evaluate
+
+    out = out or sys.stdout
+    frame = evaluate(list(agents), envs, source=source, split=split, episodes=episodes,
+                     data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
+                     domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout)
+    run_path = Path(frame.attrs["run_dir"])
+    board = tables.leaderboard(frame)
+    tables.write(board, run_path)
+    if as_json:
+        _print_json({"run_dir": str(run_path), "leaderboard": board}, out)
+    else:
+        print(tables.markdown(board), file=out)
+        print(f"run directory: {run_path}", file=out)
+    return 0
+
+
+def leaderboard_command(runs: Sequence[str], as_json: bool = False, out=None) -> int:
+    """Print (and write into the first run) the leaderboard of one or more runs."""
+    import pandas as pd
+
+    from rlog_env.leaderboard import tables
+    from rlog_env.leaderboard.results import read_results
+
+    out = out or sys.stdout
+    records = []
+    for run in runs:
+        if not (Path(run) / "results.jsonl").exists():
+            raise FileNotFoundError(f"{run} is not a run directory (no results.jsonl); pass the path rlog eval printed")
+        records.extend(read_results(Path(run)))
+    board = tables.leaderboard(pd.DataFrame(records))
+    tables.write(board, Path(runs[0]))
+    if as_json:
+        _print_json(board, out)
+    else:
+        print(tables.markdown(board), file=out)
+    return 0
+
+
+def rescore_command(run: str, data_dir: str | None, out=None) -> int:
+    """Recompute every score of a run; exit 1 if any differs from the recorded one."""
+    from rlog_env.leaderboard.runner import rescore
+
+    out = out or sys.stdout
+    differences = rescore(run, data_dir)
+    for d in differences[:20]:
+        print(f"{d['agent']} {d['env']} #{d['index']}: recorded {d['recorded']}, recomputed {d['recomputed']}", file=out)
+    print(f"{run}: " + (f"{len(differences)} episode(s) score differently" if differences
+                        else "every recorded score reproduces"), file=out)
+    return 1 if differences else 0
+
+
+def model_get(name: str, cache_dir: str | None, out=None) -> int:
+    """Put a known model in the model cache and print its path."""
+    from rlog_env.models import get_model
+
+    out = out or sys.stdout
+    print(get_model(name, cache_dir=cache_dir), file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlog`` argument parser."""
     parser = argparse.ArgumentParser(prog="rlog", description="rlog_env: log-analysis environments after R-Log.")
@@ -255,6 +332,34 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("env", metavar="ENV", help=f"one of {', '.join(rlog_env.ENVIRONMENTS)}")
         p.add_argument("--source", default=None, help="sample source (default: the environment's)")
         p.add_argument("--split", choices=("train", "test"), default="train")
+
+    p = commands.add_parser("eval", help="evaluate agents and print the leaderboard (the main job)")
+    p.add_argument("--agents", nargs="+", default=list(DEFAULT_AGENTS),
+                   help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m), "
+                        "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable")
+    p.add_argument("--envs", nargs="+", default=None, help="environment ids (default: all five)")
+    p.add_argument("--source", default="sim")
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="episodes per environment (default: a finite split completely; 100 from the simulator)")
+    p.add_argument("--domains", nargs="+", default=None)
+    p.add_argument("--difficulty", default=None, help="simulator difficulty: easy, medium, hard")
+    p.add_argument("--reward", choices=SCHEMES, default="rlog")
+    p.add_argument("--run-dir", default=None, help="run directory (default: runs/<UTC time>); an existing one is resumed")
+    p.add_argument("--batch-size", type=int, default=16)
+    data_dir(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p = commands.add_parser("leaderboard", help="print the leaderboard of earlier runs")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+    p = commands.add_parser("rescore", help="recompute every score of a run from its recorded answers")
+    p.add_argument("run", metavar="RUN")
+    data_dir(p)
+    model = commands.add_parser("model", help="get a model into the model cache")
+    model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    p = model_commands.add_parser("get", help="download or convert a known model")
+    p.add_argument("name", help="e.g. smollm2-135m")
+    p.add_argument("--cache-dir", default=None, help="model cache (default: $RLOG_MODEL_CACHE or ~/.cache/rlog_env/models)")
 
     p = commands.add_parser("check", help="score references and empty answers on every environment")
     data_dir(p), scheme(p)
@@ -303,6 +408,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlog`` console script."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "eval":
+            return eval_command(args.agents, args.envs, args.source, args.split, args.episodes,
+                                args.data_dir, args.reward, args.run_dir, args.batch_size,
+                                args.domains, args.difficulty, args.json)
+        if args.command == "leaderboard":
+            return leaderboard_command(args.runs, args.json)
+        if args.command == "rescore":
+            return rescore_command(args.run, args.data_dir)
+        if args.command == "model":
+            return model_get(args.name, args.cache_dir)
         if args.command == "check":
             return check(args.data_dir, args.reasoning, args.reward, args.json)
         if args.command == "envs":

@@ -76,8 +76,10 @@ def parsing_metrics(
     - **FTA**: a predicted template is correct when every message it covers has one and the same
       true template and that template is the predicted string; the harmonic mean of PTA =
       correct / (distinct predicted templates) and RTA = correct / (distinct true templates).
-      (A correct predicted template therefore covers exactly one whole true group, since equal
-      strings are one group.)
+      As in Loghub-2.0's code, a correct predicted template need not cover *all* the messages
+      of its true template: for truth ``[t, t, t]`` and prediction ``[t, t, u]``, ``t`` is a
+      correct template (FTA 2/3) though GA is 0. (On the Drain reference predictions this
+      reading and the stricter "covers the whole true group" give the same values.)
 
     Strings are compared exactly as given, as the reference evaluators do: no stripping or
     whitespace folding (apply :func:`rlog_env.tasks.parsing_metric.normalise_template` to both
@@ -211,9 +213,9 @@ def text_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[
     """Corpus BLEU-4 (sacrebleu) and mean ROUGE-1/2/L F-measure (rouge-score), in per cent.
 
     - ``bleu4``: ``sacrebleu.corpus_bleu(predictions, [references])`` with its defaults — the
-      ``13a`` tokenizer, case kept, exponential smoothing off (``smooth_method="exp"``), one
-      reference per prediction. A corpus score (n-gram counts pooled over the split), not the
-      mean of sentence scores.
+      ``13a`` tokenizer, case kept, ``smooth_method="exp"`` (an n-gram order with no match
+      counts 1 / (2^k · total) instead of zeroing the score), one reference per prediction.
+      A corpus score (n-gram counts pooled over the split), not the mean of sentence scores.
     - ``rouge1``, ``rouge2``, ``rougeL``: ``rouge_scorer.RougeScorer(['rouge1', 'rouge2',
       'rougeL'], use_stemmer=False)``, the F-measure of each (reference, prediction) pair,
       averaged over the pairs. rouge-score's tokenizer lower-cases and keeps only ``[a-z0-9]``
@@ -227,7 +229,7 @@ def text_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[
     try:
         import sacrebleu
         from rouge_score import rouge_scorer
-    except ImportError as error:  # pragma: no cover - exercised only without the extra
+    except ImportError as error:
         raise ImportError(
             f"text_metrics needs sacrebleu and rouge-score: {_EVAL_EXTRA_HINT} "
             f"({error})"
@@ -250,7 +252,9 @@ def _check_bootstrap(n_resamples: int, confidence: float) -> None:
     if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ValueError(f"expects n_resamples to be a positive integer, got {n_resamples!r}")
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"expects confidence strictly between 0 and 1 (e.g. 0.95), got {confidence!r}")
+        raise ValueError(
+            f"expects confidence strictly between 0 and 1 (e.g. 0.95), got {confidence!r}"
+        )
 
 
 def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -295,6 +299,8 @@ def bootstrap_ci(
 def _take(column: Sequence[Any], index: np.ndarray) -> Sequence[Any]:
     if isinstance(column, np.ndarray):
         return column[index]
+    if hasattr(column, "iloc"):  # a pandas Series: by position, not by label
+        return column.iloc[index].tolist()
     return [column[i] for i in index]
 
 

@@ -1,0 +1,1 @@
+"""Tests of rlog_env.leaderboard: split-level metrics, the runner, tables."""

@@ -1,0 +1,413 @@
+"""The field's split-level metrics: hand-computed cases, and logpai's own values for Drain.
+
+The golden test feeds ``reference/drain_predictions.tsv`` (logparser's Drain on the LogHub 2k
+samples) to :func:`parsing_metrics` and checks every cell of ``reference/drain_metrics.tsv``:
+GA against the original ground truth (grouped by EventId, as logparser's evaluator does) and
+GA, FGA, PA, FTA against Loghub-2.0's corrected ground truth (grouped by template string).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rlog_env.leaderboard.metrics import (
+    anomaly_metrics,
+    bootstrap_ci,
+    bootstrap_metric,
+    parsing_metrics,
+    text_metrics,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Log parsing: hand-computed cases
+# ---------------------------------------------------------------------------------------------
+
+
+def test_parsing_hand_case_all_four_metrics():
+    truth = ["a <*>", "a <*>", "b <*>", "b <*>", "c", "d"]
+    pred = ["a <*>", "a <*>", "b <*>", "b <*>", "b <*>", "d x"]
+    m = parsing_metrics(pred, truth)
+    # True groups: a{0,1} b{2,3} c{4} d{5}; predicted groups: "a <*>"{0,1} "b <*>"{2,3,4} "d x"{5}.
+    # GA: a{0,1} == {0,1} right (2 msgs); b{2,3} != {2,3,4}; c{4} != {2,3,4}; d{5} == {5} right
+    #     (1 msg) -> GA = 3/6 = 0.5
+    assert m["GA"] == pytest.approx(0.5)
+    # FGA: k = 2 correct groups (a, d); PGA = 2/3 predicted templates, RGA = 2/4 true groups;
+    #      FGA = 2*(2/3)*(1/2) / (2/3 + 1/2) = (2/3) / (7/6) = 4/7
+    assert m["PGA"] == pytest.approx(2 / 3)
+    assert m["RGA"] == pytest.approx(1 / 2)
+    assert m["FGA"] == pytest.approx(4 / 7)
+    # PA: strings equal for messages 0,1,2,3; 4 ("b <*>" vs "c") and 5 ("d x" vs "d") wrong
+    #     -> PA = 4/6 = 2/3
+    assert m["PA"] == pytest.approx(2 / 3)
+    # FTA: "a <*>" covers truths {"a <*>"} == itself -> right; "b <*>" covers {"b <*>", "c"} ->
+    #      wrong; "d x" covers {"d"} but "d x" != "d" -> wrong. correct = 1;
+    #      PTA = 1/3, RTA = 1/4, FTA = 2*(1/12) / (7/12) = 2/7
+    assert m["PTA"] == pytest.approx(1 / 3)
+    assert m["RTA"] == pytest.approx(1 / 4)
+    assert m["FTA"] == pytest.approx(2 / 7)
+    assert (m["messages"], m["predicted_templates"], m["true_templates"]) == (6, 3, 4)
+
+
+def test_parsing_perfect_and_collapsed():
+    truth = ["x <*>", "y", "x <*>", "z"]
+    m = parsing_metrics(truth, truth)
+    assert (m["GA"], m["FGA"], m["PA"], m["FTA"]) == (1.0, 1.0, 1.0, 1.0)
+    # Everything in one predicted group "<*>": no true group is exactly {0,1,2,3}
+    # -> GA = 0, k = 0 -> FGA = 0; no string equal -> PA = 0; "<*>" covers 3 truths -> FTA = 0.
+    m = parsing_metrics(["<*>"] * 4, truth)
+    assert (m["GA"], m["FGA"], m["PA"], m["FTA"]) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_parsing_ga_is_about_groups_not_strings():
+    # Right grouping, wrong strings: every true group is predicted exactly -> GA = FGA = 1,
+    # while no predicted string equals its truth -> PA = 0 and FTA = 0.
+    truth = ["open <*>", "open <*>", "close <*>"]
+    pred = ["open file <*>", "open file <*>", "closing"]
+    m = parsing_metrics(pred, truth)
+    assert (m["GA"], m["FGA"], m["PA"], m["FTA"]) == (1.0, 1.0, 0.0, 0.0)
+
+
+def test_parsing_fta_counts_a_template_covering_part_of_its_true_group():
+    # Loghub-2.0's FTA: a predicted template is right when all its messages have one true
+    # template equal to it, even if other messages of that true group went elsewhere.
+    truth = ["t", "t", "t"]
+    pred = ["t", "t", "u"]
+    m = parsing_metrics(pred, truth)
+    # GA: true group t{0,1,2}; message 0's predicted group "t" is {0,1} != {0,1,2} -> GA = 0/3
+    assert m["GA"] == 0.0 and m["FGA"] == 0.0
+    # PA: messages 0, 1 right -> 2/3
+    assert m["PA"] == pytest.approx(2 / 3)
+    # FTA: "t" covers {t} == {"t"} right; "u" covers {t} != {"u"} wrong. PTA = 1/2, RTA = 1/1,
+    #      FTA = 2*(1/2)*1 / (3/2) = 2/3
+    assert m["FTA"] == pytest.approx(2 / 3)
+
+
+def test_parsing_truth_groups_key_ga_like_logparser():
+    # Two EventIds sharing one template string (logparser keys truth by EventId).
+    truth = ["t", "t", "t"]
+    groups = ["E1", "E1", "E2"]
+    pred = ["t", "t", "u"]
+    by_id = parsing_metrics(pred, truth, truth_groups=groups)
+    # By EventId: E1{0,1} predicted "t" = {0,1} right (2 msgs); E2{2} predicted "u" = {2} right
+    # (1 msg) -> GA = 3/3 = 1; k = 2, PGA = 2/2, RGA = 2/2 -> FGA = 1.
+    assert by_id["GA"] == 1.0 and by_id["FGA"] == 1.0
+    # By template string (Loghub-2.0): one group t{0,1,2}, split -> GA = 0.
+    assert parsing_metrics(pred, truth)["GA"] == 0.0
+    # PA and FTA always compare strings: the same as without truth_groups.
+    assert by_id["PA"] == pytest.approx(2 / 3) and by_id["FTA"] == pytest.approx(2 / 3)
+
+
+def test_parsing_unlabelled_and_missing():
+    truth = ["a", "a", None, "b"]
+    pred = ["a", "a", "a", None]
+    m = parsing_metrics(pred, truth)
+    # Message 2 has no truth: GA/FGA/FTA use messages 0, 1, 3 only.
+    # GA: a{0,1} predicted "a" over labelled messages = {0,1} right; b{3} predicted "" = {3}
+    #     right -> GA = 3/3 = 1 (message 2's "a" does not count against group a).
+    assert m["GA"] == 1.0 and m["FGA"] == 1.0
+    # PA keeps every message in the denominator: 0 and 1 right -> 2/4.
+    assert m["PA"] == pytest.approx(0.5)
+    # FTA: "a" covers {a} right; "" (the missing answer) covers {b} wrong -> PTA 1/2, RTA 1/2,
+    #      FTA = 1/2.
+    assert m["FTA"] == pytest.approx(0.5)
+    # A None key in truth_groups leaves that message out of GA only.
+    m = parsing_metrics(["a", "b"], ["a", "a"], truth_groups=["E1", None])
+    assert m["GA"] == 1.0  # E1{0} predicted "a" = {0}
+    assert m["PA"] == 0.5
+
+
+def test_parsing_compares_strings_exactly():
+    # No stripping or whitespace folding, like the reference evaluators.
+    m = parsing_metrics(["a <*> ", "a  <*>"], ["a <*>", "a <*>"])
+    assert m["PA"] == 0.0 and m["FTA"] == 0.0
+    assert m["GA"] == 0.0  # the true group {0,1} is split in two predicted groups
+
+
+def test_parsing_rejects_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        parsing_metrics(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match="at least one"):
+        parsing_metrics([], [])
+    with pytest.raises(ValueError, match="truth_groups"):
+        parsing_metrics(["a"], ["a"], truth_groups=["E1", "E2"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Log parsing: logpai's own values for Drain
+# ---------------------------------------------------------------------------------------------
+
+# The TSV's systems, and the LogHub systems that the data README says are not copied here.
+DRAIN_SYSTEMS = ["HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Thunderbird", "Windows",
+                 "Linux", "Android", "Apache", "OpenStack"]
+DOCUMENTED_ABSENT = {"HealthApp", "Mac", "OpenSSH", "Proxifier"}
+NO_LOGHUB2_CORRECTED = {"Android", "Windows"}  # reference/README.md: no corrected set there
+CORRECTED_METRICS = ("GA", "FGA", "PA", "FTA")
+
+
+def _read_rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def _original(data_dir: Path, system: str) -> Path:
+    return data_dir / "loghub" / system / f"{system}_2k.log_structured.csv"
+
+
+def _corrected(data_dir: Path, system: str) -> Path:
+    return data_dir / "loghub2_2k_corrected" / system / f"{system}_2k.log_structured_corrected.csv"
+
+
+@pytest.fixture(scope="module")
+def drain_reference(data_dir):
+    ref = data_dir / "reference"
+    for name in ("drain_predictions.tsv", "drain_metrics.tsv"):
+        if not (ref / name).is_file():
+            pytest.fail(f"missing {ref / name}: RLOG_DATA_DIR must be laid out like shared/data")
+    predictions: dict[str, dict[int, str]] = {}
+    for row in _read_rows(ref / "drain_predictions.tsv", "\t"):
+        predictions.setdefault(row["system"], {})[int(row["LineId"])] = row["predicted_template"]
+    expected = {row["system"]: row for row in _read_rows(ref / "drain_metrics.tsv", "\t")}
+    return predictions, expected
+
+
+def _aligned(predictions: dict[int, str], truth_path: Path) -> tuple[list, list, list]:
+    truth = {int(row["LineId"]): row for row in _read_rows(truth_path)}
+    assert sorted(truth) == sorted(predictions), f"LineIds of {truth_path} differ from predictions"
+    ids = sorted(truth)
+    return ([predictions[i] for i in ids], [truth[i]["EventTemplate"] for i in ids],
+            [truth[i]["EventId"] for i in ids])
+
+
+def test_drain_reference_covers_every_present_system(data_dir, drain_reference):
+    predictions, expected = drain_reference
+    assert list(expected) == DRAIN_SYSTEMS
+    assert set(predictions) == set(DRAIN_SYSTEMS)
+    # The LogHub systems the manifest lists, and which of them are absent here: exactly the
+    # documented ones, none of which the reference TSV needs.
+    listed = set()
+    with open(data_dir / "MANIFEST.tsv", encoding="utf-8") as handle:
+        for line in handle:
+            path = line.split("\t", 1)[0]
+            parts = path.split("/")
+            if (len(parts) == 3 and parts[0] == "loghub"
+                    and parts[2] == f"{parts[1]}_2k.log_structured.csv"):
+                listed.add(parts[1])
+    absent = {s for s in listed if not _original(data_dir, s).is_file()}
+    assert absent == DOCUMENTED_ABSENT
+    assert set(DRAIN_SYSTEMS) == listed - absent
+    # Corrected cells are blank exactly where Loghub-2.0 has no corrected set.
+    for system, row in expected.items():
+        blank = {row[f"{k}_corrected"].strip() == "" for k in CORRECTED_METRICS}
+        assert blank == {system in NO_LOGHUB2_CORRECTED}, system
+        assert _corrected(data_dir, system).is_file() == (system not in NO_LOGHUB2_CORRECTED)
+
+
+@pytest.mark.parametrize("system", DRAIN_SYSTEMS)
+def test_drain_reference_values(data_dir, drain_reference, system):
+    predictions, expected = drain_reference
+    row = expected[system]
+    if system in DOCUMENTED_ABSENT:  # pragma: no cover - none of the TSV's systems is absent
+        pytest.skip(f"{system} is documented as not copied into shared/data")
+    checked = 0
+    # GA against the original ground truth, truth grouped by EventId (logparser's evaluator).
+    pred, truth, event_ids = _aligned(predictions[system], _original(data_dir, system))
+    m = parsing_metrics(pred, truth, truth_groups=event_ids)
+    assert f"{m['GA']:.6f}" == row["GA_original"], (system, "GA_original", m["GA"])
+    checked += 1
+    # GA, FGA, PA, FTA against Loghub-2.0's corrected truth, grouped by template string.
+    if system not in NO_LOGHUB2_CORRECTED:
+        pred, truth, _ = _aligned(predictions[system], _corrected(data_dir, system))
+        m = parsing_metrics(pred, truth)
+        for key in CORRECTED_METRICS:
+            assert f"{m[key]:.6f}" == row[f"{key}_corrected"], (system, key, m[key])
+            checked += 1
+    assert checked == (1 if system in NO_LOGHUB2_CORRECTED else 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Anomaly detection
+# ---------------------------------------------------------------------------------------------
+
+
+def test_anomaly_hand_case_with_invalid_answers():
+    pred = ["abnormal", "abnormal", "normal", "normal", "maybe", None]
+    true = ["abnormal", "normal", "abnormal", "normal", "abnormal", "normal"]
+    m = anomaly_metrics(pred, true)
+    # tp: msg 0; fp: msg 1; fn: msg 2 (said normal) and msg 4 (invalid, counts as not abnormal);
+    # tn: msg 3; msg 5 (invalid on a normal message) is neither a false alarm nor a tn.
+    assert (m["tp"], m["fp"], m["fn"], m["tn"], m["invalid"]) == (1, 1, 2, 1, 2)
+    # precision = 1/(1+1) = 1/2; recall = 1/(1+2) = 1/3; F1 = 2*(1/6) / (5/6) = 2/5
+    assert m["precision"] == pytest.approx(1 / 2)
+    assert m["recall"] == pytest.approx(1 / 3)
+    assert m["F1"] == pytest.approx(2 / 5)
+    # accuracy: msgs 0 and 3 right, both invalid answers wrong -> 2/6
+    assert m["accuracy"] == pytest.approx(1 / 3)
+
+
+def test_anomaly_labels_are_case_and_space_insensitive():
+    m = anomaly_metrics([" Abnormal\n", "NORMAL"], ["abnormal", " Normal "])
+    assert (m["precision"], m["recall"], m["F1"], m["accuracy"]) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_anomaly_zero_divisions():
+    # Always "normal": no predicted positive -> precision 0.0 (not NaN); recall 0/2; F1 0.0;
+    # accuracy = the 3 normal messages of 5 = 0.6.
+    m = anomaly_metrics(["normal"] * 5, ["abnormal", "abnormal", "normal", "normal", "normal"])
+    assert (m["precision"], m["recall"], m["F1"]) == (0.0, 0.0, 0.0)
+    assert m["accuracy"] == pytest.approx(0.6)
+    # No abnormal message at all and none predicted: precision, recall, F1 all 0.0; accuracy 1.
+    m = anomaly_metrics(["normal", "normal"], ["normal", "normal"])
+    assert (m["precision"], m["recall"], m["F1"], m["accuracy"]) == (0.0, 0.0, 0.0, 1.0)
+    # Only false alarms: precision 0/2, recall undefined (no positive) -> 0.0.
+    m = anomaly_metrics(["abnormal", "abnormal"], ["normal", "normal"])
+    assert (m["precision"], m["recall"], m["F1"], m["accuracy"]) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_anomaly_rejects_bad_input():
+    with pytest.raises(ValueError, match="true label"):
+        anomaly_metrics(["normal"], ["weird"])
+    with pytest.raises(ValueError, match="same length"):
+        anomaly_metrics(["normal"], [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def eval_extra():
+    """The text metrics need the optional extra ``eval`` (sacrebleu, rouge-score)."""
+    pytest.importorskip("sacrebleu", reason="needs the eval extra: pip install 'rlog_env[eval]'")
+    pytest.importorskip("rouge_score", reason="needs the eval extra: pip install 'rlog_env[eval]'")
+
+
+def test_text_identical_is_100(eval_extra):
+    texts = ["the disk on node 7 is full", "restart the datanode service after cleaning up"]
+    m = text_metrics(texts, texts)
+    for key in ("bleu4", "rouge1", "rouge2", "rougeL"):
+        assert m[key] == pytest.approx(100.0), key
+
+
+def test_text_hand_case_single_pair(eval_extra):
+    m = text_metrics(["the cat sat on the mat"], ["the cat is on the mat"])
+    # BLEU (13a tokens = words here). Matches / hypothesis n-grams:
+    #   1-grams: the, the, cat, on, mat = 5/6; 2-grams: "the cat", "on the", "the mat" = 3/5;
+    #   3-grams: "on the mat" = 1/4; 4-grams: 0/3 -> sacrebleu's default "exp" smoothing makes
+    #   it 1/(2*3) = 1/6. BP = 1 (6 vs 6 words).
+    #   BLEU = (5/6 * 3/5 * 1/4 * 1/6) ** (1/4) = (1/48) ** 0.25 = 0.379918 -> 37.9918
+    assert m["bleu4"] == pytest.approx(100 * (1 / 48) ** 0.25)
+    # ROUGE-1: 5 shared unigrams of 6 and 6 -> P = R = F = 5/6 -> 83.33
+    # ROUGE-2: 3 shared bigrams of 5 and 5 -> 3/5 -> 60
+    # ROUGE-L: LCS "the cat on the mat" = 5 -> 5/6 -> 83.33
+    assert m["rouge1"] == pytest.approx(500 / 6)
+    assert m["rouge2"] == pytest.approx(60.0)
+    assert m["rougeL"] == pytest.approx(500 / 6)
+
+
+def test_text_bleu_is_pooled_rouge_is_averaged(eval_extra):
+    preds = ["alpha beta gamma delta", "alpha beta gamma delta"]
+    refs = ["alpha beta gamma delta", "epsilon zeta eta theta"]
+    m = text_metrics(preds, refs)
+    # BLEU pools counts: 1-grams 4/8, 2-grams 3/6, 3-grams 2/4, 4-grams 1/2, BP = 1 (8 vs 8)
+    #   -> (1/2 * 1/2 * 1/2 * 1/2) ** (1/4) = 1/2 -> 50 (the mean of sentence BLEU would differ).
+    assert m["bleu4"] == pytest.approx(50.0)
+    # ROUGE is the mean over pairs: (100 + 0) / 2 = 50 for each variant.
+    for key in ("rouge1", "rouge2", "rougeL"):
+        assert m[key] == pytest.approx(50.0), key
+
+
+def test_text_missing_extra_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # makes `import sacrebleu` fail
+    with pytest.raises(ImportError, match=r"pip install 'rlog_env\[eval\]'"):
+        text_metrics(["a"], ["a"])
+
+
+def test_module_imports_without_the_eval_extra():
+    code = (
+        "import sys; sys.modules['sacrebleu'] = None; sys.modules['rouge_score'] = None\n"
+        "import rlog_env.leaderboard.metrics as m\n"
+        "print(m.parsing_metrics(['a'], ['a'])['GA'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1.0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Bootstrap
+# ---------------------------------------------------------------------------------------------
+
+
+def test_bootstrap_ci_is_deterministic_for_a_seed():
+    values = np.random.default_rng(1).normal(size=200)
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
+    assert bootstrap_ci(values, seed=3) != bootstrap_ci(values, seed=4)
+
+
+def test_bootstrap_ci_contains_the_point_estimate_and_narrows():
+    small = [0.0, 1.0] * 10
+    large = [0.0, 1.0] * 1000
+    low_s, high_s = bootstrap_ci(small)
+    low_l, high_l = bootstrap_ci(large)
+    assert low_s <= 0.5 <= high_s and low_l <= 0.5 <= high_l
+    # The standard error of a mean of 0/1 values at p = 1/2 is 0.5/sqrt(n): about 0.11 for
+    # n = 20 and 0.011 for n = 2000, so the 95% width goes from ~0.44 to ~0.044.
+    assert high_l - low_l < (high_s - low_s) / 5
+    assert 0.03 < high_l - low_l < 0.06
+
+
+def test_bootstrap_ci_degenerate_and_other_statistics():
+    assert bootstrap_ci([2.5] * 7) == (2.5, 2.5)
+    assert bootstrap_ci([4.0]) == (4.0, 4.0)
+    values = np.arange(50, dtype=float)
+    low, high = bootstrap_ci(values, statistic=np.median)
+    assert low <= np.median(values) <= high
+    # A statistic without `axis` is called per resample on the same resamples.
+    assert bootstrap_ci(values, statistic=lambda x: float(np.mean(x))) == bootstrap_ci(values)
+
+
+def test_bootstrap_ci_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="non-empty"):
+        bootstrap_ci([])
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_ci([1.0, 2.0], confidence=95)
+    with pytest.raises(ValueError, match="n_resamples"):
+        bootstrap_ci([1.0, 2.0], n_resamples=0)
+
+
+def test_bootstrap_metric_ga_and_f1():
+    truth = ["a"] * 30 + ["b"] * 30 + ["c"] * 40
+    pred = ["a"] * 30 + ["b"] * 20 + ["x"] * 10 + ["c"] * 40  # group b is split: GA = 0.7
+    point = parsing_metrics(pred, truth)["GA"]
+    assert point == pytest.approx(0.7)
+    low, high = bootstrap_metric(parsing_metrics, pred, truth, key="GA", n_resamples=200)
+    assert low <= point <= high and high - low > 0
+    assert (low, high) == bootstrap_metric(parsing_metrics, pred, truth, key="GA", n_resamples=200)
+    # Pairs stay paired: a perfect prediction is perfect in every resample.
+    assert bootstrap_metric(parsing_metrics, truth, truth, key="GA", n_resamples=50) == (1.0, 1.0)
+    # Extra columns (here EventIds) are resampled with the same indices.
+    def ga_by_id(p, t, g):
+        return parsing_metrics(p, t, truth_groups=g)["GA"]
+    assert bootstrap_metric(ga_by_id, truth, truth, truth, n_resamples=20) == (1.0, 1.0)
+
+    labels = ["abnormal"] * 20 + ["normal"] * 80
+    answers = ["abnormal"] * 15 + ["normal"] * 5 + ["abnormal"] * 5 + ["normal"] * 75
+    f1 = anomaly_metrics(answers, labels)["F1"]  # P = 15/20, R = 15/20 -> F1 = 0.75
+    assert f1 == pytest.approx(0.75)
+    low, high = bootstrap_metric(anomaly_metrics, np.array(answers), labels, key="F1")
+    assert low <= f1 <= high
+
+
+def test_bootstrap_metric_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="key="):
+        bootstrap_metric(parsing_metrics, ["a"], ["a"], n_resamples=2)
+    with pytest.raises(ValueError, match="one length"):
+        bootstrap_metric(parsing_metrics, ["a"], ["a", "b"], key="GA")
+    with pytest.raises(ValueError, match="at least one column"):
+        bootstrap_metric(len)
+    assert math.isfinite(bootstrap_metric(lambda x: float(np.mean(x)), [1.0, 2.0])[0])
