@@ -1,0 +1,132 @@
+"""The evaluation runner: run directories, resumption, rescoring, the leaderboard files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlog_env.agents.base import FunctionAgent
+from rlog_env.leaderboard import tables
+from rlog_env.leaderboard.results import read_results, repair
+from rlog_env.leaderboard.runner import evaluate, rescore
+
+REPO = Path(__file__).resolve().parents[2]
+NORMAL = "<think>Routine traffic only.</think><answer>normal</answer>"
+ENVS = ["RLog/AnomalyDetection-v0", "RLog/LogParsing-v0"]
+
+
+def normal_agent(prompt: str) -> str:
+    return NORMAL
+
+
+def agents():
+    return [FunctionAgent(normal_agent, name="normal"), FunctionAgent(lambda p: "", name="empty")]
+
+
+def test_a_run_records_every_episode_once(tmp_path):
+    frame = evaluate(agents(), ENVS, episodes=12, run_dir=tmp_path / "run", batch_size=5)
+    assert len(frame) == 2 * 2 * 12
+    keys = {(r.agent, r.env, r.index) for r in frame.itertuples()}
+    assert len(keys) == len(frame)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["config"]["agents"] == ["normal", "empty"] and len(config["samples_sha256"]) == 64
+    assert "version" in config
+    record = next(read_results(tmp_path / "run"))
+    for key in ("observation", "answer", "reward", "metrics", "latency_s", "reference", "domain"):
+        assert key in record
+    assert frame[frame.agent == "empty"]["reward"].map(lambda r: r["total"]).eq(-2.0).all()
+
+
+def test_a_resumed_run_skips_what_is_done_and_redoes_a_torn_line(tmp_path):
+    run = tmp_path / "run"
+    evaluate(agents(), ENVS, episodes=6, run_dir=run)
+    results = run / "results.jsonl"
+    data = results.read_bytes()
+    results.write_bytes(data[: len(data) - 40])  # torn mid-line, as a kill mid-write leaves it
+    complete = len(list(read_results(run)))
+    assert complete == 2 * 2 * 6 - 1
+    frame = evaluate(agents(), ENVS, episodes=6, run_dir=run)
+    assert len(frame) == 2 * 2 * 6
+    assert len({(r.agent, r.env, r.index) for r in frame.itertuples()}) == len(frame)
+    assert results.read_bytes().endswith(b"\n")
+
+
+def test_repair_truncates_only_a_torn_last_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"a": 1}\n{"b": 2}\n{"c"')
+    assert repair(tmp_path) == len('{"c"')
+    assert path.read_text() == '{"a": 1}\n{"b": 2}\n'
+    assert repair(tmp_path) == 0
+
+
+def test_another_configuration_is_refused(tmp_path):
+    evaluate(agents(), ENVS, episodes=3, run_dir=tmp_path / "run")
+    with pytest.raises(ValueError, match="another configuration"):
+        evaluate(agents(), ENVS, episodes=4, run_dir=tmp_path / "run")
+
+
+def test_a_killed_run_resumes_with_nothing_lost_or_counted_twice(tmp_path):
+    run = tmp_path / "run"
+    code = (
+        "import time\n"
+        "from rlog_env.agents.base import FunctionAgent\n"
+        "from rlog_env.leaderboard.runner import evaluate\n"
+        "def slow(p):\n    time.sleep(0.01)\n    return '<think>x</think><answer>normal</answer>'\n"
+        f"evaluate([FunctionAgent(slow, name='slow')], {ENVS!r}, episodes=60, run_dir={str(run)!r}, batch_size=4)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(read_results(run))) < 20:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = len(list(read_results(run)))
+    assert 0 < before < 120
+    slow = FunctionAgent(lambda p: NORMAL, name="slow")
+    frame = evaluate([slow], ENVS, episodes=60, run_dir=run, batch_size=4)
+    assert len(frame) == 120
+    assert len({(r.env, r.index) for r in frame.itertuples()}) == 120
+
+
+def test_rescore_reproduces_and_catches_an_edited_score(tmp_path):
+    run = tmp_path / "run"
+    evaluate(agents(), ENVS, episodes=5, run_dir=run)
+    assert rescore(run) == []
+    lines = (run / "results.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["reward"]["total"] += 0.5  # a submitter "improves" one score
+    lines[0] = json.dumps(record)
+    (run / "results.jsonl").write_text("\n".join(lines) + "\n")
+    differences = rescore(run)
+    assert len(differences) == 1 and differences[0]["recorded"] == record["reward"]
+
+
+def test_leaderboard_files_and_breakdown(tmp_path):
+    frame = evaluate(agents(), ENVS, episodes=30, run_dir=tmp_path / "run")
+    board = tables.leaderboard(frame)
+    paths = tables.write(board, tmp_path / "run")
+    names = {p.name for p in paths}
+    assert {"leaderboard.md", "leaderboard.csv", "leaderboard.json"} <= names
+    rows = {row["agent"]: row for row in board["rows"]}
+    ad = rows["normal"]["tasks"]["AnomalyDetection"]
+    assert ad["format_valid"] == 1.0 and ad["metrics"]["recall"] == 0.0
+    low, high = ad["reward_ci"]
+    assert low <= ad["reward"] <= high
+    assert {"seen", "unseen"} <= set(ad["by_domain"])  # the simulator evaluates both by default
+    assert rows["empty"]["tasks"]["LogParsing"]["reward"] == -2.0
+    markdown = (tmp_path / "run" / "leaderboard.md").read_text()
+    assert "| normal |" in markdown and "AnomalyDetection" in markdown
+
+
+def test_a_function_is_an_agent_and_a_bad_agent_is_named(tmp_path):
+    frame = evaluate([normal_agent], ["RLog/AnomalyDetection-v0"], episodes=3, run_dir=tmp_path / "r")
+    assert set(frame.agent) == {"normal_agent"}
+    with pytest.raises(ValueError, match="unknown agent"):
+        evaluate(["no-such-agent"], ["RLog/AnomalyDetection-v0"], episodes=3, run_dir=tmp_path / "s")
