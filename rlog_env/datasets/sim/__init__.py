@@ -32,6 +32,7 @@ from rlog_env.datasets.base import TEST, TRAIN, content_split
 from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_catalogue
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
 from rlog_env.tasks import Sample
+from rlog_env.tasks.grounding import states
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
 NAME = "sim"
@@ -190,9 +191,9 @@ class SimSource:
             return Sample(task, scenario.family, "\n".join(ln.text for ln in lines), label,
                           instruction=instruction.format(title=family.title), meta=meta)
         reference = getattr(scenario, _TEXT_REFERENCE[task])
-        lowered = reference.lower()
-        # Only the facts this reference states: the reference must earn the top reward.
-        facts = tuple(f for f in scenario.facts if any(p.lower() in lowered for p in f))
+        # Only the facts this reference states, by the grounded scheme's own rule: the
+        # reference must earn the top reward.
+        facts = tuple(f for f in scenario.facts if states(reference, f))
         return Sample(task, scenario.family, scenario.window, reference,
                       facts={"key_facts": facts}, meta=meta)
 
