@@ -35,7 +35,8 @@ _FIELDS: dict[str, Callable[[datetime], str]] = {
 }
 
 
-_DAY_FIELDS = set("Yymdjabe")  # fields that change only with the date
+_TIME_SPECS = {"H": "{0:02d}", "M": "{1:02d}", "S": "{2:02d}", "3f": "{3:03d}", "6f": "{4:06d}",
+               "s": "{5}", "z": "+0000"}
 
 
 def compile_format(fmt: str) -> Callable[[int], str]:
@@ -45,41 +46,37 @@ def compile_format(fmt: str) -> Callable[[int], str]:
     if "%" in _DIRECTIVE.sub("", fmt):
         raise ValueError(f"timestamp format {fmt!r} has a directive outside "
                          "%Y %y %m %d %e %H %M %S %a %b %j %s %z %% %3f %6f")
-    # The format becomes one str.format template with a named field per directive. Date
-    # fields are computed once per day (with datetime, locale-free), the time of day by
-    # integer arithmetic: a line costs one format call, not a strftime.
-    pieces, used = [], set()
+    # Two stages, so that a line costs one str.format of six integers: once per day the date
+    # fields are filled in (with datetime, locale-free), leaving a template of positional time
+    # fields; each line then formats hour, minute, second, fractions and epoch into it.
+    # Literal braces are escaped for both stages.
+    pieces, day_codes = [], []
     position = 0
     for match in _DIRECTIVE.finditer(fmt):
-        pieces.append(fmt[position:match.start()].replace("{", "{{").replace("}", "}}"))
+        pieces.append(fmt[position:match.start()].replace("{", "{{{{").replace("}", "}}}}"))
         code = match.group(1)
         if code == "%":
             pieces.append("%")
+        elif code in _TIME_SPECS:
+            pieces.append(_TIME_SPECS[code].replace("{", "{{").replace("}", "}}"))
         else:
             pieces.append("{_" + code + "}")
-            used.add(code)
+            day_codes.append(code)
         position = match.end()
-    pieces.append(fmt[position:].replace("{", "{{").replace("}", "}}"))
-    template = "".join(pieces)
-    day_codes = [c for c in used if c in _DAY_FIELDS]
-    cache: list = [None, {}]  # the last day formatted, and its date fields
+    pieces.append(fmt[position:].replace("{", "{{{{").replace("}", "}}}}"))
+    base = "".join(pieces)
+    cache: list = [None, ""]  # the day last formatted, and its template of time fields
 
     def format_time(micros: int) -> str:
         second, micro = divmod(micros, 1_000_000)
         day, of_day = divmod(second, 86400)
         if cache[0] != day:
             moment = EPOCH + timedelta(days=day)
-            cache[0], cache[1] = day, {"_" + c: _FIELDS[c](moment) for c in day_codes}
-        fields = dict(cache[1])
+            fields = {"_" + c: _FIELDS[c](moment).replace("{", "{{").replace("}", "}}") for c in day_codes}
+            cache[0], cache[1] = day, base.format_map(fields)
         hour, rest = divmod(of_day, 3600)
-        fields["_H"], fields["_M"], fields["_S"] = f"{hour:02d}", f"{rest // 60:02d}", f"{rest % 60:02d}"
-        if "3f" in used or "6f" in used:
-            fields["_3f"], fields["_6f"] = f"{micro // 1000:03d}", f"{micro:06d}"
-        if "s" in used:
-            fields["_s"] = str(second)
-        if "z" in used:
-            fields["_z"] = "+0000"
-        return template.format_map(fields)
+        minute, sec = divmod(rest, 60)
+        return cache[1].format(hour, minute, sec, micro // 1000, micro, second)
 
     return format_time
 
