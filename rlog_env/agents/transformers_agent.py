@@ -203,7 +203,10 @@ class TransformersAgent(_Params):
         if not texts:
             self.last_usage_ = []
             return []
-        lengths = [len(tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+        # A chat template writes its own special tokens (BOS included where the model wants
+        # one); a plain prompt gets the tokenizer's usual ones.
+        special = not getattr(tokenizer, "chat_template", None)
+        lengths = [len(tokenizer(t, add_special_tokens=special).input_ids) for t in texts]
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
         eos_ids = self._eos_ids()
         answers: list[str] = [""] * len(texts)
@@ -213,7 +216,7 @@ class TransformersAgent(_Params):
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
             enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(model.device)
+                            add_special_tokens=special).to(model.device)
             with torch.random.fork_rng(devices=cuda_devices), torch.inference_mode():
                 torch.manual_seed(self._batch_seed([texts[i] for i in batch]))
                 out = model.generate(**enc, **kwargs)

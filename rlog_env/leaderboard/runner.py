@@ -114,9 +114,14 @@ def samples_hash(plans: Sequence[Plan]) -> str:
 
 
 def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> list:
+    """What agents may fit on: the train split of each task, and on the simulator never an
+    unseen family or fault type (the seen/unseen comparison must measure generalisation)."""
+    options = _source_options(config)
+    if config.source == "sim":
+        options["domains"] = [d for d in (config.domains or ()) if d != "unseen"] or ["seen"]
     samples = []
     for p in plans:
-        train = load_source(config.source, p.task, split="train", data_dir=data_dir, **_source_options(config))
+        train = load_source(config.source, p.task, split="train", data_dir=data_dir, **options)
         count = len(train) if train.finite else FIT_SIM_EPISODES
         samples.extend(train[i] for i in range(count))
     return samples
@@ -221,7 +226,7 @@ def evaluate(
                         records.append({
                             "agent": agent.name, "env": p.env_id, "task": p.task, "source": config.source,
                             "split": config.split, "index": i, "id": sample.meta.get("id"),
-                            "domain": sample.domain, "unseen": bool(sample.meta.get("unseen", False)),
+                            "domain": sample.domain, "unseen": bool(sample.facts.get("unseen", False)),
                             "reasoning": agent.reasoning, "observation": observation.prompt,
                             "answer": answer, "parsed_answer": parsed.answer, "reference": sample.reference,
                             "reward": scored.as_dict(), "metrics": _jsonable(scored.details),

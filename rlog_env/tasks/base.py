@@ -51,9 +51,11 @@ class Sample:
 
     ``logs`` is the log text shown to the agent; ``reference`` the reference answer (a template,
     a label, or free text). ``instruction`` is the source's own wording of the request, when it
-    has one (LogLM does), else empty and the task's default is used. ``facts`` holds key facts a
-    fact-grounded reward can check; ``meta`` describes where the sample comes from (source,
-    split, index, id, ...) and may be shown to the agent: it never holds the reference.
+    has one (LogLM does), else empty and the task's default is used. ``facts`` holds what the
+    scorer may know but the agent must not see: the key facts a fact-grounded reward checks
+    (``key_facts``), and on the simulator the faults, the line labels and whether a held-out
+    fault or family is involved. ``meta`` describes where the sample comes from (source, split,
+    index, id, ...) and is shown to the agent: it never holds the reference or a hint of it.
     """
 
     task: str

@@ -114,8 +114,9 @@ def test_seen_and_unseen_share_no_family_or_fault_type(catalogue):
         env = gym.make("RLog/RootCauseAnalysis-v0", domains=domains)
         for seed in range(60):
             _, info = env.reset(seed=seed)
-            assert set(info["meta"]["faults"]) <= allowed_faults
-            assert info["meta"]["unseen"] == (domains == "unseen")
+            hidden = env.unwrapped.source[info["index"]].facts
+            assert set(hidden["faults"]) <= allowed_faults
+            assert hidden["unseen"] == (domains == "unseen")
 
 
 def test_family_names_select_families(catalogue):
@@ -155,11 +156,22 @@ def test_both_labels_and_both_granularities():
         share = labels.count("abnormal") / len(labels)
         assert 0.25 < share < 0.75, (granularity, share)
         sample = source[0]
-        assert len(sample.meta["line_labels"]) == len(sample.logs.split("\n"))
+        assert len(sample.facts["line_labels"]) == len(sample.logs.split("\n"))
         if granularity == "line":
-            assert all(source[i].reference == source[i].meta["line_labels"][-1] for i in range(100))
+            assert all(source[i].reference == source[i].facts["line_labels"][-1] for i in range(100))
     with pytest.raises(ValueError, match="anomaly_detection only"):
         load_source("sim", "log_parsing", granularity="line")
+
+
+def test_reset_info_gives_no_label_away():
+    """meta reaches the agent: it must not say which faults, which lines, or whether a
+    held-out fault is in the window (any of these reveals the anomaly label)."""
+    for granularity in ("window", "line"):
+        env = gym.make("RLog/AnomalyDetection-v0", granularity=granularity, domains=["seen", "unseen"])
+        for seed in range(50):
+            _, info = env.reset(seed=seed)
+            assert not {"faults", "line_labels", "unseen"} & set(info["meta"])
+            assert "abnormal" not in json.dumps(info["meta"])
 
 
 def test_no_reference_in_observation_or_reset_info():

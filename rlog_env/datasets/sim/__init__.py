@@ -171,13 +171,15 @@ class SimSource:
                    rng: np.random.Generator) -> Sample:
         family = self.catalogue.families[scenario.family]
         meta = {"source": NAME, "split": self.split, "family": scenario.family,
-                "faults": list(scenario.faults), "unseen": self._is_unseen(scenario),
                 "id": f"{NAME}/{self.split}/{self.task}/{index}", "index": index, "attempt": attempt,
                 "catalogue_version": CATALOGUE_VERSION}
+        # What would give the answer away (the faults, whether one is held out, the line
+        # labels) stays out of meta, which agents see, and goes into facts, which they do not.
+        hidden = {"faults": list(scenario.faults), "unseen": self._is_unseen(scenario)}
         task = self.task
         if task == "log_parsing":
             line = self._parsing_line(scenario, rng)
-            return Sample(task, scenario.family, line.message, line.template, meta=meta)
+            return Sample(task, scenario.family, line.message, line.template, facts=hidden, meta=meta)
         if task == "anomaly_detection":
             lines = scenario.lines
             if self.granularity == "line":
@@ -187,15 +189,15 @@ class SimSource:
             else:
                 label = ABNORMAL if scenario.abnormal else NORMAL
                 instruction = _INSTRUCTIONS["anomaly_detection"]
-            meta["line_labels"] = [ABNORMAL if ln.abnormal else NORMAL for ln in lines]
+            hidden["line_labels"] = [ABNORMAL if ln.abnormal else NORMAL for ln in lines]
             return Sample(task, scenario.family, "\n".join(ln.text for ln in lines), label,
-                          instruction=instruction.format(title=family.title), meta=meta)
+                          instruction=instruction.format(title=family.title), facts=hidden, meta=meta)
         reference = getattr(scenario, _TEXT_REFERENCE[task])
         # Only the facts this reference states, by the grounded scheme's own rule: the
         # reference must earn the top reward.
         facts = tuple(f for f in scenario.facts if states(reference, f))
         return Sample(task, scenario.family, scenario.window, reference,
-                      facts={"key_facts": facts}, meta=meta)
+                      facts={**hidden, "key_facts": facts}, meta=meta)
 
     def _target_line(self, scenario: Scenario, rng: np.random.Generator) -> int:
         """The line a line-level episode asks about: in a faulty scenario an abnormal one

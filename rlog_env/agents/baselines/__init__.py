@@ -1,0 +1,60 @@
+"""Baselines without a model, each writing a sample-specific reasoning trace and an answer.
+
+- :class:`DrainParser` — log parsing with Drain (drain3) and masking rules, one miner per system;
+- :class:`RuleAnomalyDetector` — anomaly detection by severities, failure words and
+  known-benign patterns;
+- :class:`RetrievalAgent` — interpretation, root cause and solution: the reference of the most
+  similar training sample (TF-IDF);
+- :class:`HeuristicAgent` — the three above behind one name, dispatching by task;
+- trivial baselines that a leaderboard needs to be read honestly: :class:`ConstantAgent`
+  (always ``"normal"``), :class:`EchoAgent` (the logs as the answer), :class:`EmptyAgent`
+  (an empty answer).
+
+Every agent takes ``reasoning`` (``"think-first"``, default; ``"answer-first"``; ``"none"``),
+follows scikit-learn (``__init__`` stores parameters; ``fit(samples)`` returns the agent and
+keeps what it learnt in attributes ending in ``_``) and is deterministic.
+:data:`BUILTIN_AGENTS` maps the command-line names to factories taking those options.
+Drain needs the ``baselines`` extra (``pip install 'rlog_env[baselines]'``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rlog_env.agents.baselines._common import NotFittedError, write_completion
+from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector, inspect_logs
+from rlog_env.agents.baselines.heuristic import HeuristicAgent, heuristic_agent
+from rlog_env.agents.baselines.parsing import DrainParser, mask_message
+from rlog_env.agents.baselines.retrieval import RetrievalAgent
+from rlog_env.agents.baselines.trivial import ConstantAgent, EchoAgent, EmptyAgent
+
+
+def constant_normal(**options) -> ConstantAgent:
+    """The ``constant-normal`` agent: always answers ``normal``."""
+    options.setdefault("name", "constant-normal")
+    return ConstantAgent("normal", **options)
+
+
+def echo(**options) -> EchoAgent:
+    """The ``echo`` agent: the logs as the answer."""
+    return EchoAgent(**options)
+
+
+def empty(**options) -> EmptyAgent:
+    """The ``empty`` agent: a well-formed completion with an empty answer."""
+    return EmptyAgent(**options)
+
+
+BUILTIN_AGENTS: dict[str, Callable[..., object]] = {
+    "heuristic": heuristic_agent,
+    "constant-normal": constant_normal,
+    "echo": echo,
+    "empty": empty,
+}
+TRIVIAL_AGENTS = ("constant-normal", "echo", "empty")
+
+__all__ = [
+    "BUILTIN_AGENTS", "TRIVIAL_AGENTS", "ConstantAgent", "DrainParser", "EchoAgent", "EmptyAgent",
+    "HeuristicAgent", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector", "constant_normal",
+    "echo", "empty", "heuristic_agent", "inspect_logs", "mask_message", "write_completion",
+]

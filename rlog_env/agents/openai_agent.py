@@ -1,0 +1,218 @@
+"""A prompt-only agent over any OpenAI-compatible chat completions server.
+
+vLLM, llama.cpp's server, Ollama, text-generation-inference and hosted APIs all serve
+``POST {base_url}/chat/completions``::
+
+    from rlog_env.agents.openai_agent import OpenAIAgent
+    agent = OpenAIAgent("qwen2.5-7b-instruct", "http://localhost:8000/v1")
+    answers = agent.act(observations)
+    agent.last_errors_      # per answer: None, or why its request finally failed
+    agent.last_usage_       # per answer: the server's token counts, when it reports them
+
+- **Requests** carry the observation's chat messages (system + user), ``model``,
+  ``temperature`` and ``max_tokens``; the answer is ``choices[0].message.content``.
+- **The API key** is read from the environment variable ``api_key_env`` at each ``act`` and
+  sent as ``Authorization: Bearer …``; it is never stored on the agent, so it appears in no
+  ``repr``, parameter dump or log. No variable set (a local server): no header.
+- **Concurrency** is bounded: at most ``max_concurrency`` requests are in flight (a thread pool).
+- **Timeouts**: ``timeout`` seconds bound every socket operation of a request (connecting,
+  each read), so a stalled server costs at most that long per attempt.
+- **Retries**: connection errors, timeouts, malformed bodies and HTTP 408/409/425/429/5xx are
+  retried up to ``retries`` times, waiting ``backoff * 2**attempt`` seconds (a little jitter
+  added; a numeric ``Retry-After`` header is honoured, up to 60 s). Other HTTP errors
+  (400, 401, 404, ...) are not retried.
+- **A request that finally fails never raises**: its answer is ``""`` and the reason goes to
+  ``last_errors_[i]`` (the evaluation runner records it on the episode); the other answers of
+  the batch are unaffected.
+
+Standard library only (``urllib.request``, ``concurrent.futures``). Requests to a loopback
+host bypass any ``http_proxy`` of the environment.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import os
+import random
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
+
+from rlog_env.agents.base import Observation
+from rlog_env.agents.transformers_agent import _Params
+from rlog_env.tasks import FORMATS, THINK_FIRST
+
+RETRY_HTTP_CODES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 60.0
+USER_AGENT = "rlog_env-openai-agent/0.1"
+
+
+class RequestFailed(Exception):
+    """One attempt failed; ``retryable`` says whether another attempt may succeed."""
+
+    def __init__(self, message: str, retryable: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OpenAIAgent(_Params):
+    """Answers observations through an OpenAI-compatible server (see the module docstring)."""
+
+    def __init__(self, model: str, base_url: str, *, api_key_env: str | None = "OPENAI_API_KEY",
+                 reasoning: str = THINK_FIRST, max_concurrency: int = 8, timeout: float = 60.0,
+                 retries: int = 3, backoff: float = 0.5, temperature: float = 0.0, max_tokens: int = 512,
+                 name: str | None = None):
+        self.model = model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.reasoning = reasoning
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.name = name if name is not None else f"openai:{model}@{base_url}"
+
+    def fit(self, samples=None) -> "OpenAIAgent":
+        """Prompt-only: nothing is learned."""
+        return self
+
+    def _validate(self) -> None:
+        if self.reasoning not in FORMATS:
+            raise ValueError(f"OpenAIAgent expects reasoning in {FORMATS}, got {self.reasoning!r}")
+        scheme = urllib.parse.urlsplit(str(self.base_url)).scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"OpenAIAgent expects an http(s) base_url such as http://localhost:8000/v1, "
+                             f"got {self.base_url!r}")
+        if not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            raise ValueError(f"OpenAIAgent expects max_concurrency >= 1, got {self.max_concurrency!r}")
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"OpenAIAgent expects retries >= 0, got {self.retries!r}")
+        if not self.timeout > 0:
+            raise ValueError(f"OpenAIAgent expects timeout > 0 seconds, got {self.timeout!r}")
+        if not self.backoff >= 0:
+            raise ValueError(f"OpenAIAgent expects backoff >= 0 seconds, got {self.backoff!r}")
+
+    @property
+    def url(self) -> str:
+        """The chat completions endpoint."""
+        return str(self.base_url).rstrip("/") + "/chat/completions"
+
+    # ----------------------------------------------------------------------------------------
+
+    def act(self, observations: Sequence[Observation]) -> list[str]:
+        """One answer per observation, in order; failures give ``""`` and an entry in ``last_errors_``."""
+        self._validate()
+        n = len(observations)
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(self.url) else []
+        opener = urllib.request.build_opener(*handlers)
+        answers: list[str] = [""] * n
+        errors: list[str | None] = [None] * n
+        usage: list[dict[str, int] | None] = [None] * n
+        attempts: list[int] = [0] * n
+        jitter = random.Random()
+        jitter_lock = threading.Lock()
+
+        def one(i: int) -> None:
+            body = json.dumps(self._payload(observations[i])).encode("utf-8")
+            for attempt in range(self.retries + 1):
+                attempts[i] = attempt + 1
+                try:
+                    answers[i], usage[i] = self._post(opener, body, headers)
+                    errors[i] = None
+                    return
+                except RequestFailed as failure:
+                    errors[i] = f"{failure} (attempt {attempt + 1} of {self.retries + 1})"
+                    if not failure.retryable or attempt == self.retries:
+                        return
+                    with jitter_lock:
+                        factor = 1.0 + 0.25 * jitter.random()
+                    delay = self.backoff * (2 ** attempt) * factor
+                    if failure.retry_after is not None:
+                        delay = max(delay, min(failure.retry_after, MAX_RETRY_AFTER))
+                    time.sleep(delay)
+                except Exception as error:  # noqa: BLE001 - a request never aborts the run
+                    errors[i] = f"{type(error).__name__}: {error}"
+                    return
+
+        if n:
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, n),
+                                    thread_name_prefix="rlog-openai") as pool:
+                list(pool.map(one, range(n)))
+        self.last_errors_ = errors
+        self.last_usage_ = usage
+        self.last_attempts_ = attempts
+        return answers
+
+    def _payload(self, observation: Observation) -> dict[str, Any]:
+        messages = [dict(m) for m in observation.messages] or [{"role": "user", "content": observation.prompt}]
+        return {"model": self.model, "messages": messages, "temperature": self.temperature,
+                "max_tokens": self.max_tokens}
+
+    def _post(self, opener, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None]:
+        request = urllib.request.Request(self.url, data=body, headers=dict(headers), method="POST")
+        try:
+            with opener.open(request, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            detail = ""
+            try:
+                detail = error.read(500).decode("utf-8", "replace").strip()
+            except Exception:  # noqa: BLE001
+                pass
+            retry_after = None
+            value = error.headers.get("Retry-After") if error.headers else None
+            if value:
+                try:
+                    retry_after = float(value)
+                except ValueError:
+                    retry_after = None
+            message = f"HTTP {error.code} {error.reason}" + (f": {detail[:200]}" if detail else "")
+            raise RequestFailed(message, error.code in RETRY_HTTP_CODES, retry_after) from None
+        except urllib.error.URLError as error:
+            reason = error.reason
+            if isinstance(reason, (TimeoutError, socket.timeout)):
+                raise RequestFailed(f"timed out after {self.timeout:g}s", True) from None
+            raise RequestFailed(f"connection error: {reason}", True) from None
+        except (TimeoutError, socket.timeout):
+            raise RequestFailed(f"timed out after {self.timeout:g}s", True) from None
+        except (http.client.HTTPException, ConnectionError, OSError) as error:
+            raise RequestFailed(f"connection error: {type(error).__name__}: {error}", True) from None
+        try:
+            data = json.loads(raw)
+            message = data["choices"][0]["message"]
+            content = message.get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise RequestFailed(f"malformed response: {raw[:200]!r}", True) from None
+        if not isinstance(content, str):
+            raise RequestFailed(f"malformed response: content is {type(content).__name__}", False)
+        usage = data.get("usage")
+        if isinstance(usage, Mapping):
+            usage = {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+                     if isinstance(usage.get(k), (int, float))} or None
+        else:
+            usage = None
+        return content, usage
