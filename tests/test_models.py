@@ -231,3 +231,30 @@ def test_transformers_agent_sampling_is_seeded(smollm2):
     assert agent.get_params()["temperature"] == 0.9
     with pytest.raises(ValueError, match="top_p"):
         agent.set_params(top_p=0).act(observations)
+
+
+def test_prompt_only_smollm2_through_the_runner(smollm2, tmp_path, monkeypatch):
+    """The prompt-only agent on a real instruction-tuned LLM, on every task of the simulator:
+    a run directory with one record per episode and a leaderboard with every task."""
+    import json
+
+    import rlog_env
+    from rlog_env.agents.registry import make_agent
+    from rlog_env.leaderboard import tables
+    from rlog_env.leaderboard.runner import evaluate
+
+    monkeypatch.setenv("RLOG_MODEL_CACHE", str(smollm2.parent))
+    agent = make_agent("smollm2-135m", max_new_tokens=12, batch_size=2)
+    run = tmp_path / "run"
+    frame = evaluate([agent], episodes=2, run_dir=run, batch_size=2)
+    assert len(frame) == 2 * len(rlog_env.ENV_IDS)
+    assert set(frame.task) == set(rlog_env.TASKS)
+    assert all(isinstance(a, str) for a in frame.answer)
+    assert all(u and u["completion_tokens"] <= 12 for u in frame.usage)
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["agents"] == ["smollm2-135m"]
+    board = tables.leaderboard(frame)
+    written = {p.name for p in tables.write(board, run)}
+    assert {"leaderboard.md", "leaderboard.csv", "leaderboard.json"} <= written
+    assert set(board["tasks"]) == set(tables.TASK_TITLES.values())
+    assert "| smollm2-135m |" in (run / "leaderboard.md").read_text()

@@ -1,0 +1,48 @@
+"""`rlog eval`, the package's main job, and the commands around its runs."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from rlog_env import cli
+
+
+def test_rlog_eval_with_no_arguments_prints_the_leaderboard(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default run directory is runs/<time> under the cwd
+    began = time.perf_counter()
+    assert cli.main(["eval"]) == 0
+    elapsed = time.perf_counter() - began
+    out = capsys.readouterr().out
+    assert elapsed < 120, f"rlog eval took {elapsed:.0f} s; the main job must stay under two minutes"
+    for name in ("heuristic", "constant-normal", "echo", "empty"):
+        assert f"| {name} |" in out
+    for task in ("LogParsing", "AnomalyDetection", "LogInterpretation", "RootCauseAnalysis",
+                 "SolutionRecommendation"):
+        assert task in out
+    run = next((tmp_path / "runs").iterdir())
+    assert f"run directory: runs/{run.name}" in out
+    for name in ("config.json", "results.jsonl", "leaderboard.md", "leaderboard.csv", "leaderboard.json"):
+        assert (run / name).exists()
+    # the leaderboard of the run, again, and a rescore that reproduces every score
+    assert cli.main(["leaderboard", str(run), "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    rows = {row["agent"]: row for row in board["rows"]}
+    for task, cell in rows["heuristic"]["tasks"].items():
+        for trivial in ("constant-normal", "echo", "empty"):
+            assert cell["reward"] > rows[trivial]["tasks"][task]["reward"], (task, trivial)
+    assert cli.main(["rescore", str(run)]) == 0
+    assert "every recorded score reproduces" in capsys.readouterr().out
+
+
+def test_eval_on_a_real_split_and_bad_names(tmp_path, data_dir, capsys):
+    run = tmp_path / "run"
+    assert cli.main(["eval", "--agents", "constant-normal", "--source", "loglm", "--envs",
+                     "RLog/AnomalyDetection-v0", "--data-dir", str(data_dir), "--run-dir", str(run),
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cell = out["leaderboard"]["rows"][0]["tasks"]["AnomalyDetection"]
+    assert cell["episodes"] == 75  # the whole LogLM anomaly test split, each sample once
+    assert cli.main(["eval", "--agents", "nobody", "--run-dir", str(tmp_path / "x")]) == 2
+    assert "unknown agent 'nobody'" in capsys.readouterr().err
+    assert cli.main(["leaderboard", str(tmp_path / "missing")]) == 2
