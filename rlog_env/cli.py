@@ -308,10 +308,15 @@ def rescore_command(run: str, data_dir: str | None, out=None) -> int:
 
 def model_get(name: str, cache_dir: str | None, out=None) -> int:
     """Put a known model in the model cache and print its path."""
-    from rlog_env.models import get_model
+    from rlog_env.models import ModelError, get_model
 
     out = out or sys.stdout
-    print(get_model(name, cache_dir=cache_dir), file=out)
+    try:
+        path = get_model(name, cache_dir=cache_dir)
+    except ModelError as exc:  # every source failed: the message lists each failure
+        print(f"rlog: error: {exc}", file=sys.stderr)
+        return 1
+    print(path, file=out)
     return 0
 
 

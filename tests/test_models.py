@@ -258,3 +258,11 @@ def test_prompt_only_smollm2_through_the_runner(smollm2, tmp_path, monkeypatch):
     assert {"leaderboard.md", "leaderboard.csv", "leaderboard.json"} <= written
     assert set(board["tasks"]) == set(tables.TASK_TITLES.values())
     assert "| smollm2-135m |" in (run / "leaderboard.md").read_text()
+
+
+def test_rlog_model_get_prints_the_cached_path(smollm2, capsys):
+    from rlog_env import cli
+
+    assert cli.main(["model", "get", "smollm2-135m", "--cache-dir", str(smollm2.parent)]) == 0
+    assert capsys.readouterr().out.strip() == str(smollm2)
+    assert cli.main(["model", "get", "gpt-5", "--cache-dir", str(smollm2.parent)]) == 2

@@ -13,7 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from rlog_env.leaderboard.metrics import anomaly_metrics, bootstrap_ci, parsing_metrics, text_metrics
+from rlog_env.leaderboard.metrics import (
+    anomaly_metrics,
+    bootstrap_ci,
+    bootstrap_metric,
+    parsing_metrics,
+    text_metrics,
+)
+
+# The field metric of each task that gets a bootstrap interval beside the reward's (the text
+# metrics, corpus BLEU above all, are too costly to recompute a thousand times per cell).
+HEADLINE = {"log_parsing": (parsing_metrics, "GA"), "anomaly_detection": (anomaly_metrics, "F1")}
 
 TASK_TITLES = {
     "log_parsing": "LogParsing",
@@ -52,12 +62,18 @@ def leaderboard(frame) -> dict[str, Any]:
             predicted = [a if isinstance(a, str) else "" for a in group["parsed_answer"]]
             token_f1 = [m.get("token_f1", 0.0) for m in group["metrics"]]
             latency = float(np.sum(group["latency_s"]))
+            references = list(group["reference"])
+            metric_ci = {}
+            if task in HEADLINE and len(group) > 1:
+                fn, key = HEADLINE[task]
+                metric_ci[key] = [float(v) for v in bootstrap_metric(fn, predicted, references, key=key)]
             row["tasks"][TASK_TITLES[task]] = {
                 "episodes": int(len(group)),
                 "reward": float(totals.mean()), "reward_ci": [float(low), float(high)],
+                "metrics_ci": metric_ci,
                 "format_valid": float(np.mean([bool(m.get("well_formed")) for m in group["metrics"]])),
                 "episodes_per_s": float(len(group) / latency) if latency > 0 else math.inf,
-                "metrics": _field_metrics(task, predicted, list(group["reference"]), token_f1),
+                "metrics": _field_metrics(task, predicted, references, token_f1),
                 "by_domain": _by_domain(group),
             }
         rows.append(row)
@@ -99,8 +115,11 @@ def markdown(board: dict[str, Any]) -> str:
             continue
         out += ["", f"**{t}**", "", "| agent | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
         for row in board["rows"]:
-            metrics = row["tasks"].get(t, {}).get("metrics", {})
-            out.append(f"| {row['agent']} | " + " | ".join(_fmt(metrics.get(n)) for n in names) + " |")
+            cell = row["tasks"].get(t, {})
+            metrics, cis = cell.get("metrics", {}), cell.get("metrics_ci", {})
+            out.append(f"| {row['agent']} | " + " | ".join(
+                _fmt(metrics.get(n)) + (f" [{cis[n][0]:.3f}, {cis[n][1]:.3f}]" if n in cis else "")
+                for n in names) + " |")
     domains = sorted({k for row in board["rows"] for c in row["tasks"].values() for k in c["by_domain"]})
     split_keys = [k for k in ("seen", "unseen") if k in domains]
     if split_keys:
@@ -138,7 +157,8 @@ def write(board: dict[str, Any], run_dir: Path) -> list[Path]:
                 out.writerow([row["agent"], t, "format_valid", c["format_valid"], "", ""])
                 out.writerow([row["agent"], t, "episodes_per_s", c["episodes_per_s"], "", ""])
                 for name, value in c["metrics"].items():
-                    out.writerow([row["agent"], t, name, value, "", ""])
+                    low, high = c["metrics_ci"].get(name, ("", ""))
+                    out.writerow([row["agent"], t, name, value, low, high])
                 for name, value in c["by_domain"].items():
                     out.writerow([row["agent"], t, f"reward[{name}]", value, "", ""])
     paths += [md, rows, js]
