@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
 
 CLAIM_PENALTY = 0.25
@@ -40,23 +39,29 @@ _CLAIMS = re.compile(
 )
 
 
-def _phrase_pattern(phrase: str) -> re.Pattern:
-    # Whole words where the phrase starts or ends with a word character; "98%" and
-    # "/data1/dfs/dn" match where they stand.
-    start = r"(?<!\w)" if phrase[:1].isalnum() or phrase[:1] == "_" else ""
-    end = r"(?!\w)" if phrase[-1:].isalnum() or phrase[-1:] == "_" else ""
-    return re.compile(start + re.escape(phrase.lower()) + end)
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
-@lru_cache(maxsize=65536)
-def _compiled(phrase: str) -> re.Pattern:
-    return _phrase_pattern(phrase)
+def _occurs(text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``text`` as whole words where it starts or ends with a word
+    character ("98%" and "/data1/dfs/dn" match where they stand). Plain ``str.find``: a regex
+    per phrase would be compiled anew for every simulated value."""
+    need_start, need_end = _is_word(phrase[0]), _is_word(phrase[-1])
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        if ((not need_start or start == 0 or not _is_word(text[start - 1]))
+                and (not need_end or end == len(text) or not _is_word(text[end]))):
+            return True
+        start = text.find(phrase, start + 1)
+    return False
 
 
 def states(text: str, fact: Sequence[str]) -> bool:
     """Whether ``text`` states ``fact`` (any of its phrasings, whole words, any case)."""
     lowered = text.lower()
-    return any(phrase and _compiled(phrase).search(lowered) for phrase in fact)
+    return any(phrase and _occurs(lowered, phrase.lower()) for phrase in fact)
 
 
 def claims(text: str) -> list[str]:

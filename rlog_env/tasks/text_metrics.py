@@ -55,7 +55,7 @@ def _clipped_overlap(hyp: Counter, ref: Counter) -> int:
 class TextReference:
     """A reference text analysed once for scoring many answers against it."""
 
-    __slots__ = ("text", "words", "ngrams", "_masks", "_full")
+    __slots__ = ("text", "words", "ngrams", "_masks", "_full", "_self_score")
 
     def __init__(self, text: str):
         self.text = text
@@ -66,6 +66,14 @@ class TextReference:
             masks[word] = masks.get(word, 0) | (1 << i)
         self._masks = masks
         self._full = (1 << len(self.words)) - 1
+        self._self_score: TextScores | None = None
+
+    @property
+    def self_score(self) -> "TextScores":
+        """What the reference scores against itself (computed once)."""
+        if self._self_score is None:
+            self._self_score = self.score(self.text)
+        return self._self_score
 
     def lcs_length(self, words: list[str]) -> int:
         """Length of the longest common subsequence of ``words`` and the reference words."""

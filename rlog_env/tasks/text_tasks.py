@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rlog_env.tasks.base import GROUNDED, Judgement, Task
+from rlog_env.tasks.base import GROUNDED, UNIT, Judgement, Task
 from rlog_env.tasks.grounding import grounded_score
 from rlog_env.tasks.text_metrics import text_reference
 
@@ -36,8 +36,10 @@ class TextTask(Task):
         scores = analysed.score(answer)
         fraction = scores.mean_fraction
         rlog = rlog_text_reward(fraction)
-        best = analysed.score(reference).mean_fraction
-        unit = min(1.0, fraction / best) if best > 0 else 0.0
+        unit = 0.0
+        if self.reward == UNIT:  # relative to what the reference earns against itself
+            best = analysed.self_score.mean_fraction
+            unit = min(1.0, fraction / best) if best > 0 else 0.0
         metrics = {"bleu4": scores.bleu4, "rouge1": scores.rouge1,
                    "rouge2": scores.rouge2, "rougeL": scores.rougeL}
         grounded = None
