@@ -9,6 +9,7 @@ wherever it is seen.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -97,7 +98,7 @@ class Judgement:
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(ABC):
     """Base class of the five tasks: prompt building and scoring under a format and a scheme.
 
     Arguments:
@@ -141,9 +142,9 @@ class Task:
         """The completion's answer and reasoning under this task's format."""
         return parse_completion(completion, self.reasoning)
 
+    @abstractmethod
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
-        """Judge a non-empty answer against the reference. Subclasses implement it."""
-        raise NotImplementedError
+        """Judge a non-empty answer against the reference: each task's own metric."""
 
     def score(self, completion: str, reference: str, logs: str = "", facts=None) -> Reward:
         """Score ``completion`` against ``reference`` (``logs``: the log text the sample shows;
