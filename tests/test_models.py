@@ -119,7 +119,7 @@ def test_missing_torch_names_the_extra(monkeypatch, env_observations):
     with pytest.raises(ImportError, match=r"pip install 'rlog_env\[llm\]'"):
         TransformersAgent("anything").act(env_observations[:1])
     with pytest.raises(ImportError, match=r"pip install 'rlog_env\[llm\]'"):
-        models._import_llm()
+        models.import_llm()
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,20 +42,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from rlog_env.agents.base import Observation
+from rlog_env.models import import_llm
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
-LLM_EXTRA_HINT = "pip install 'rlog_env[llm]'"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _import_llm():
-    try:
-        import torch
-        import transformers
-    except ImportError as error:
-        raise ImportError(f"TransformersAgent needs torch and transformers "
-                          f"({getattr(error, 'name', None) or error} is missing): {LLM_EXTRA_HINT}") from error
-    return torch, transformers
+    return import_llm("TransformersAgent")
 
 
 class _Params:
