@@ -6,6 +6,8 @@
   simulator's test set. ``rlog leaderboard RUN...`` prints the leaderboard of earlier runs;
   ``rlog rescore RUN`` recomputes every score from the recorded answers.
 - ``rlog model get smollm2-135m``: put SmolLM2-135M-Instruct in the model cache.
+  ``rlog model init-tiny --out DIR``: build the tiny, randomly initialised model (~4 M
+  parameters, tokenizer trained on simulator text) offline, for laptops and CI.
 - ``rlog check``: walk every environment over every source and split, score each sample's
   reference and an empty answer, and fail (status 1) unless the reference earns the top reward
   and the empty answer the bottom everywhere: a check that a data directory is sound.
@@ -245,6 +247,55 @@ def data_verify(name: str, root: str, as_json: bool = False, out=None) -> int:
     return 1 if problems else 0
 
 
+def _teacher_of(spec: str):
+    """A teacher for rejection sampling: agent ``spec`` as a callable samples -> completions,
+    shown each sample as the environments show it (``Observation.from_reset``), and its format."""
+    from rlog_env.agents.base import Observation
+    from rlog_env.agents.registry import make_agent
+    from rlog_env.tasks import get_task
+
+    agent = make_agent(spec)
+
+    def teach(samples):
+        observations = []
+        for sample in samples:
+            task = get_task(sample.task, agent.reasoning)
+            info = {"messages": task.messages(sample), "logs": sample.logs, "task": sample.task,
+                    "source": sample.meta.get("source", ""), "split": sample.meta.get("split", ""),
+                    "domain": sample.domain, "index": sample.meta.get("index", 0),
+                    "meta": dict(sample.meta)}
+            observations.append(Observation.from_reset(task.prompt(sample), info))
+        return agent.act(observations)
+
+    return teach, agent.reasoning
+
+
+def data_reasoning(source: str, tasks: Sequence[str] | None, split: str, episodes: int, seed: int,
+                   out_dir: str, data_dir: str | None, teacher: str | None, threshold: float,
+                   as_json: bool = False, out=None) -> int:
+    """Write a reasoning-trajectory data set (R-Log cold start) and print its card."""
+    out = out or sys.stdout
+    from rlog_env.datasets.reasoning import ALL_TASKS, write_reasoning_dataset
+
+    options: dict[str, Any] = {}
+    if teacher:
+        options["teacher"], options["reasoning_format"] = _teacher_of(teacher)
+        options["threshold"] = threshold
+    card = write_reasoning_dataset(out_dir, source=source, tasks=tuple(tasks or ALL_TASKS),
+                                   split=split, episodes=episodes, seed=seed, data_dir=data_dir,
+                                   **options)
+    if as_json:
+        _print_json(card, out)
+        return 0
+    console = _console(out)
+    console.print(f"{card['total']} trajectories from {source}/{split} (seed {seed}) in {out_dir}; "
+                  f"mean reasoning {card['reasoning_words_mean']} words", markup=False)
+    for key in ("per_task", "per_strategy", "per_origin"):
+        console.print(f"{key.replace('_', ' ')}: "
+                      + ", ".join(f"{k} {v}" for k, v in card[key].items()), markup=False)
+    return 0
+
+
 DEFAULT_AGENTS = ("heuristic", "constant-normal", "echo", "empty")
 
 
@@ -320,6 +371,96 @@ def model_get(name: str, cache_dir: str | None, out=None) -> int:
     return 0
 
 
+def model_init_tiny(out_dir: str, seed: int, vocab_size: int, hidden_size: int, layers: int,
+                    overwrite: bool, as_json: bool, out=None) -> int:
+    """Build the tiny model into ``out_dir``; print its path and sizes."""
+    import time
+
+    from rlog_env.training.tiny import init_tiny, tiny_info
+
+    out = out or sys.stdout
+    started = time.perf_counter()
+    try:
+        path = init_tiny(out_dir, seed=seed, vocab_size=vocab_size, hidden_size=hidden_size,
+                         num_layers=layers, overwrite=overwrite)
+    except (ImportError, FileExistsError) as exc:
+        print(f"rlog: error: {exc}", file=sys.stderr)
+        return 2
+    info = {**tiny_info(path), "seed": seed, "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        _print_json(info, out)
+    else:
+        print(f"{path}: tiny Llama, {info['parameters'] / 1e6:.2f} M parameters (random init, seed {seed}), "
+              f"vocab {info['vocab_size']}, hidden {info['hidden_size']}, {info['num_layers']} layers; "
+              f"built in {info['seconds']:.1f}s", file=out)
+    return 0
+
+
+def _trl_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as TRL options; values are read as JSON when they parse (numbers,
+    booleans, lists), else kept as strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--trl expects KEY=VALUE (e.g. max_steps=100), got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def train_command(kind: str, args: argparse.Namespace, out=None) -> int:
+    """``rlog train sft|grpo``: a TrainConfig from --config and the flags; print the checkpoint."""
+    from rlog_env.training.config import TrainConfig
+    from rlog_env.training.trainers import final_metrics, train
+
+    flags = {name: getattr(args, name) for name in ("model", "output_dir", "data", "source", "episodes",
+                                                     "difficulty", "data_dir", "reasoning", "seed", "device")}
+    flags.update(tasks=args.tasks, lora={"r": args.lora_r} if args.lora_r else None)
+    if kind == "sft":
+        flags["target"] = args.target
+    else:
+        flags.update(reward=args.reward, vllm=args.vllm)
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if args.resume:
+        flags["resume"] = True
+    trl = _trl_overrides(args.trl or [])
+    config = (TrainConfig.from_file(args.config, trl=trl, **flags) if args.config
+              else TrainConfig(trl=trl, **flags))
+    path = train(kind, config)
+    record = final_metrics(path)
+    print(f"{kind}: {path} ({record['seconds']:.0f} s); evaluate it with "
+          f"rlog eval --agents transformers:{path}", file=out or sys.stdout)
+    return 0
+
+
+def repro_command(args: argparse.Namespace, out=None) -> int:
+    """``rlog repro``: the R-Log ablation; print its leaderboard."""
+    from rlog_env.training.repro import markdown, preset, repro
+
+    config = preset(args.preset, model=args.model, out=args.out, data_dir=args.data_dir, seed=args.seed)
+    summary = repro(config, verbose=not args.json)
+    if args.json:
+        _print_json(summary, out or sys.stdout)
+    else:
+        print(markdown(summary), file=out or sys.stdout)
+        print(f"written to {Path(config.out) / 'leaderboard.md'}", file=out or sys.stdout)
+    return 0
+
+
+def data_export(directory: str, kind: str, reasoning: str, out_path: str, out=None) -> int:
+    """``rlog data export``: a reasoning data set as JSON lines in one of TRL's formats."""
+    from rlog_env.training.export import read_trajectories, records, write_jsonl
+
+    rows = records(read_trajectories(directory), kind, reasoning)
+    path = write_jsonl(rows, out_path)
+    print(f"{len(rows)} {kind} records in {path}; load them with "
+          f"datasets.load_dataset('json', data_files='{path}')", file=out or sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlog`` argument parser."""
     parser = argparse.ArgumentParser(prog="rlog", description="rlog_env: log-analysis environments after R-Log.")
@@ -360,11 +501,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("rescore", help="recompute every score of a run from its recorded answers")
     p.add_argument("run", metavar="RUN")
     data_dir(p)
-    model = commands.add_parser("model", help="get a model into the model cache")
+    model = commands.add_parser("model", help="get a model into the model cache, or build the tiny one")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     p = model_commands.add_parser("get", help="download or convert a known model")
     p.add_argument("name", help="e.g. smollm2-135m")
     p.add_argument("--cache-dir", default=None, help="model cache (default: $RLOG_MODEL_CACHE or ~/.cache/rlog_env/models)")
+    p = model_commands.add_parser("init-tiny", help="build the tiny random-init model offline (laptops, CI)")
+    p.add_argument("--out", required=True, help="directory to write the checkpoint to (must be empty or new)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
+    p.add_argument("--vocab-size", type=int, default=4096)
+    p.add_argument("--hidden-size", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = commands.add_parser("check", help="score references and empty answers on every environment")
     data_dir(p), scheme(p)
@@ -401,6 +550,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", choices=sorted(DATASETS), help="the data set")
     p.add_argument("--dir", required=True, help="the data directory to check")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p = data_commands.add_parser("reasoning", help="write reasoning trajectories (R-Log cold-start data)")
+    p.add_argument("--source", default="sim", help="sample source (default: sim)")
+    p.add_argument("--tasks", nargs="+", default=None, help="task names (default: all five)")
+    p.add_argument("--split", choices=("train", "test"), default="train")
+    p.add_argument("--episodes", type=int, default=200, help="samples per task (a finite split: at most all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the strategy choice")
+    p.add_argument("--out", required=True, help="output directory (new, empty, or an earlier reasoning data set)")
+    data_dir(p)
+    p.add_argument("--teacher", default=None, help="agent spec whose completions replace the rule-based "
+                                                   "trajectories where they earn --threshold")
+    p.add_argument("--threshold", type=float, default=0.0, help="minimum total reward of a teacher completion")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p = data_commands.add_parser("export", help="export a reasoning data set in TRL's formats (JSON lines)")
+    p.add_argument("dir", metavar="DIR", help="a directory written by `rlog data reasoning`")
+    p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo"), required=True,
+                   help="sft-answer: X→Y baseline; sft-reasoning: X→(R,Y) cold start; grpo: prompt set")
+    p.add_argument("--reasoning", choices=FORMATS, default="think-first", help="output format")
+    p.add_argument("--out", required=True, help="the .jsonl file to write")
+
+    train = commands.add_parser("train", help="fine-tune a model with TRL (SFT or GRPO)")
+    train_commands = train.add_subparsers(dest="train_command", required=True, metavar="KIND")
+    for kind, text in (("sft", "supervised fine-tuning: X→(R,Y) cold start or X→Y baseline"),
+                       ("grpo", "GRPO on the joint R-Log reward (format + answer)")):
+        p = train_commands.add_parser(kind, help=text)
+        p.add_argument("--config", default=None, help="a TOML or YAML file of TrainConfig fields ([trl] table)")
+        p.add_argument("--model", default=None, help="tiny, smollm2-135m, a checkpoint directory or a hub id")
+        p.add_argument("--output-dir", default=None, help="checkpoints; the final model goes to OUTPUT_DIR/final")
+        p.add_argument("--data", default=None, help="a reasoning data set (`rlog data reasoning`) for SFT")
+        p.add_argument("--source", default=None, help="sample source (default: sim)")
+        p.add_argument("--tasks", nargs="+", default=None, help="task names (default: all five)")
+        p.add_argument("--episodes", type=int, default=None, help="training samples per task")
+        p.add_argument("--difficulty", default=None, help="simulator difficulty")
+        p.add_argument("--reasoning", choices=FORMATS, default=None, help="output format taught or rewarded")
+        p.add_argument("--seed", type=int, default=None)
+        p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+        p.add_argument("--lora-r", type=int, default=None, help="train LoRA adapters of this rank (merged on save)")
+        p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
+        p.add_argument("--trl", nargs="+", default=None, metavar="KEY=VALUE",
+                       help="any TRL SFTConfig/GRPOConfig option, e.g. max_steps=100 learning_rate=1e-5")
+        data_dir(p)
+        if kind == "sft":
+            p.add_argument("--target", choices=("reasoning", "answer"), default=None,
+                           help="reasoning: X→(R,Y) cold start (default); answer: X→Y baseline")
+        else:
+            p.add_argument("--reward", choices=SCHEMES, default=None, help="reward scheme (default: rlog)")
+            p.add_argument("--vllm", choices=("off", "colocate", "server"), default=None,
+                           help="generate with vLLM on CUDA (pip install 'rlog_env[gpu]')")
+
+    p = commands.add_parser("repro", help="the R-Log ablation in miniature: SFT, cold start, GRPO, R-Log-fast")
+    p.add_argument("--model", default="tiny", help="tiny, smollm2-135m or a checkpoint directory")
+    p.add_argument("--out", default="runs/repro", help="output directory (an interrupted run resumes)")
+    p.add_argument("--preset", choices=("full", "quick"), default="full",
+                   help="full: the reported run (<30 min on 2 CPU cores with tiny); quick: a smoke run")
+    p.add_argument("--seed", type=int, default=0)
+    data_dir(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
 
 
@@ -422,6 +627,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rescore":
             return rescore_command(args.run, args.data_dir)
         if args.command == "model":
+            if args.model_command == "init-tiny":
+                return model_init_tiny(args.out, args.seed, args.vocab_size, args.hidden_size, args.layers,
+                                       args.overwrite, args.json)
             return model_get(args.name, args.cache_dir)
         if args.command == "check":
             return check(args.data_dir, args.reasoning, args.reward, args.json)
@@ -431,7 +639,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.data_command == "download":
                 return data_download(args.name, args.to, args.base_url, args.timeout, args.retries,
                                      args.files, args.json)
+            if args.data_command == "export":
+                return data_export(args.dir, args.kind, args.reasoning, args.out)
+            if args.data_command == "reasoning":
+                return data_reasoning(args.source, args.tasks, args.split, args.episodes, args.seed,
+                                      args.out, args.data_dir, args.teacher, args.threshold, args.json)
             return data_verify(args.name, args.dir, args.json)
+        if args.command == "train":
+            return train_command(args.train_command, args)
+        if args.command == "repro":
+            return repro_command(args)
         _check_env_id(args.env)
         if args.command == "show":
             return show(args.env, args.source, args.split, args.data_dir, args.seed, args.index,

@@ -14,6 +14,9 @@
 - **Prompts** are the observation's chat messages (system + user) through the tokenizer's chat
   template with ``add_generation_prompt=True``; a tokenizer without a chat template gets the
   observation's plain prompt text.
+- **Long prompts** are cut in the middle to ``max_prompt_tokens`` (default: the model's context
+  less ``max_new_tokens``): the start (the instructions) and the end (the latest log lines) are
+  kept; ``last_usage_`` records the tokens actually given.
 - **Generation** is batched (``batch_size`` prompts at a time, grouped by length so that little
   padding is wasted, answers returned in the input order) with LEFT padding, so every prompt
   ends where generation starts. ``temperature=0`` is greedy decoding; above 0 it samples with
@@ -79,7 +82,7 @@ class TransformersAgent(_Params):
     def __init__(self, model: str | os.PathLike, *, reasoning: str = THINK_FIRST, batch_size: int = 8,
                  max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
                  device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
-                 seed: int = 0, name: str | None = None):
+                 seed: int = 0, max_prompt_tokens: int | None = None, name: str | None = None):
         self.model = model
         self.reasoning = reasoning
         self.batch_size = batch_size
@@ -90,6 +93,7 @@ class TransformersAgent(_Params):
         self.dtype = dtype
         self.trust_remote_code = trust_remote_code
         self.seed = seed
+        self.max_prompt_tokens = max_prompt_tokens
         self.name = name if name is not None else f"transformers:{model}"
 
     # ----------------------------------------------------------------------------------------
@@ -105,6 +109,9 @@ class TransformersAgent(_Params):
             raise ValueError(f"TransformersAgent expects temperature >= 0 (0 is greedy), got {self.temperature!r}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"TransformersAgent expects 0 < top_p <= 1, got {self.top_p!r}")
+        if self.max_prompt_tokens is not None and (not isinstance(self.max_prompt_tokens, int)
+                                                   or self.max_prompt_tokens < 2):
+            raise ValueError(f"TransformersAgent expects max_prompt_tokens >= 2 or None, got {self.max_prompt_tokens!r}")
         if self.device not in DEVICES:
             raise ValueError(f"TransformersAgent expects device in {DEVICES}, got {self.device!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
@@ -200,8 +207,9 @@ class TransformersAgent(_Params):
         # A chat template writes its own special tokens (BOS included where the model wants
         # one); a plain prompt gets the tokenizer's usual ones.
         special = not getattr(tokenizer, "chat_template", None)
-        lengths = [len(tokenizer(t, add_special_tokens=special).input_ids) for t in texts]
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        limit = self._prompt_limit()
+        encoded = [_cut_middle(tokenizer(t, add_special_tokens=special).input_ids, limit) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
         eos_ids = self._eos_ids()
         answers: list[str] = [""] * len(texts)
         usage: list[dict[str, int]] = [{}] * len(texts)
@@ -209,8 +217,8 @@ class TransformersAgent(_Params):
         cuda_devices = [model.device] if model.device.type == "cuda" else []
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            enc = tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                            add_special_tokens=special).to(model.device)
+            enc = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, padding=True,
+                                return_tensors="pt").to(model.device)
             with torch.random.fork_rng(devices=cuda_devices), torch.inference_mode():
                 torch.manual_seed(self._batch_seed([texts[i] for i in batch]))
                 out = model.generate(**enc, **kwargs)
@@ -228,6 +236,12 @@ class TransformersAgent(_Params):
         self.last_usage_ = usage
         return answers
 
+    def _prompt_limit(self) -> int | None:
+        if self.max_prompt_tokens is not None:
+            return self.max_prompt_tokens
+        context = getattr(self.model_.config, "max_position_embeddings", None)
+        return max(2, context - self.max_new_tokens) if isinstance(context, int) else None
+
     def _eos_ids(self) -> set[int]:
         eos = self.model_.generation_config.eos_token_id
         if eos is None:
@@ -238,3 +252,11 @@ class TransformersAgent(_Params):
     def _batch_seed(self, texts: Sequence[str]) -> int:
         words = [int(self.seed) & 0xFFFFFFFF, len(texts)] + [zlib.crc32(t.encode("utf-8")) for t in texts]
         return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF)
+
+
+def _cut_middle(ids: list[int], limit: int | None) -> list[int]:
+    """``ids`` cut to ``limit`` tokens by dropping the middle (instructions first, latest logs last)."""
+    if limit is None or len(ids) <= limit:
+        return ids
+    head = limit // 2
+    return ids[:head] + ids[len(ids) - (limit - head):]

@@ -5,6 +5,8 @@ TRL calls each reward function with keyword arguments ``prompts``, ``completions
 its ``__name__``. The columns these functions read are ``reference`` (the reference answer),
 ``logs`` (the log text of the sample, needed by log parsing to find the variables' values) and,
 for the ``grounded`` scheme, ``facts`` (the sample's key facts, each a list of phrasings).
+A function made with ``task=None`` serves a prompt set that mixes tasks: it reads each row's
+task from the ``task`` column.
 Completions may be plain strings or chat messages. Format + answer = the environment's total
 reward, to the bit.
 
@@ -18,16 +20,16 @@ from typing import Any, Sequence
 
 from rlog_env.tasks.base import RLOG
 from rlog_env.tasks.formats import THINK_FIRST, completion_text
-from rlog_env.tasks.registry import get_task
+from rlog_env.tasks.registry import TASKS, get_task
 
 
 class _TaskRewardFunction:
     part = ""
 
-    def __init__(self, task: str, reasoning: str = THINK_FIRST, reward: str = RLOG):
-        self._task = get_task(task, reasoning, reward)  # validates all three
+    def __init__(self, task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG):
+        self._tasks = {name: get_task(name, reasoning, reward) for name in ([task] if task else TASKS)}
         self.task, self.reasoning, self.reward = task, reasoning, reward
-        self.__name__ = f"{task}_{self.part}"
+        self.__name__ = f"{task}_{self.part}" if task else self.part
 
     def __call__(
         self,
@@ -37,6 +39,7 @@ class _TaskRewardFunction:
         reference: Sequence[str] | None = None,
         logs: Sequence[str] | None = None,
         facts: Sequence[Any] | None = None,
+        task: Sequence[str] | None = None,
         **columns: Any,
     ) -> list[float | None]:
         if completions is None:
@@ -55,9 +58,17 @@ class _TaskRewardFunction:
             logs = [""] * len(completions)
         if facts is None:
             facts = [None] * len(completions)
+        if self.task is not None:
+            task = [self.task] * len(completions)
+        elif task is None:
+            raise TypeError(f"{self.__name__} (made with task=None) expects a 'task' column naming each "
+                            "row's task; build the prompt set with rlog_env.training.export")
+        unknown = sorted(set(task) - set(self._tasks))
+        if unknown:
+            raise ValueError(f"{self.__name__} expects tasks among {sorted(self._tasks)}, got {unknown}")
         return [
-            getattr(self._task.score(completion_text(c), ref, log or "", fact), self.part)
-            for c, ref, log, fact in zip(completions, reference, logs, facts)
+            getattr(self._tasks[name].score(completion_text(c), ref, log or "", fact or None), self.part)
+            for c, ref, log, fact, name in zip(completions, reference, logs, facts, task)
         ]
 
     def __repr__(self) -> str:
@@ -77,6 +88,7 @@ class AnswerReward(_TaskRewardFunction):
     part = "answer"
 
 
-def trl_reward_functions(task: str, reasoning: str = THINK_FIRST, reward: str = RLOG) -> list:
-    """``[FormatReward, AnswerReward]`` for ``task``: pass them as ``GRPOTrainer(reward_funcs=…)``."""
+def trl_reward_functions(task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG) -> list:
+    """``[FormatReward, AnswerReward]`` for ``task`` (``None``: each row's ``task`` column): pass
+    them as ``GRPOTrainer(reward_funcs=…)``."""
     return [FormatReward(task, reasoning, reward), AnswerReward(task, reasoning, reward)]
