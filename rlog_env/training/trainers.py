@@ -149,9 +149,12 @@ def _reward_clock_callback(clock: dict[str, float]):
         """Logs the seconds the reward functions took since the last log, beside TRL's."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):
+            seconds = round(clock["reward_seconds"], 4)
+            clock["reward_seconds"] = 0.0
             if logs is not None:
-                logs["reward_seconds"] = round(clock["reward_seconds"], 4)
-                clock["reward_seconds"] = 0.0
+                logs["reward_seconds"] = seconds  # what the printers show
+            if state.log_history:
+                state.log_history[-1]["reward_seconds"] = seconds  # what training.json keeps
 
     return RewardClock()
 

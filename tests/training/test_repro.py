@@ -74,7 +74,7 @@ def test_tokens_to_answer_stops_at_the_answer():
 
     tok = Whitespace()
     assert tokens_to_answer("<answer> a b </answer> <think> x y z </think>", "answer-first", tok) == 4
-    assert tokens_to_answer("<think> x y z </think> <answer> a </answer>", "think-first", tok) == 7
+    assert tokens_to_answer("<think> x y z </think> <answer> a </answer>", "think-first", tok) == 8
     assert tokens_to_answer("no tags at all", "think-first", tok) == 4
     assert tokens_to_answer("a b </answer>", "none", tok) == 3
 

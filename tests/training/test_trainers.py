@@ -88,11 +88,16 @@ def test_resume_continues_from_the_last_complete_checkpoint(base, tmp_path):
                   tasks=("anomaly_detection",))
     trl = {**FAST, "save_strategy": "steps", "save_steps": 1, "per_device_train_batch_size": 1}
     train_sft(TrainConfig(**common, trl={**trl, "max_steps": 2}))
-    assert (tmp_path / "checkpoint-2" / "trainer_state.json").is_file()
-    (tmp_path / "checkpoint-3").mkdir()  # an incomplete checkpoint (killed mid-save) is not resumed from
+    state = tmp_path / "checkpoint-2" / "trainer_state.json"
+    # mark the checkpoint: a run resumed from it carries the mark in its history
+    record = json.loads(state.read_text())
+    record["log_history"].append({"resumed_from": "checkpoint-2", "step": 2})
+    state.write_text(json.dumps(record))
+    (tmp_path / "checkpoint-7").mkdir()  # an incomplete checkpoint (killed mid-save) is not resumed from
     path = train_sft(TrainConfig(**common, resume=True, trl={**trl, "max_steps": 3}))
-    steps = [e["step"] for e in final_metrics(path)["log_history"] if "loss" in e]
-    assert steps == [3]
+    history = final_metrics(path)["log_history"]
+    assert {"resumed_from": "checkpoint-2", "step": 2} in history
+    assert [e["step"] for e in history if "loss" in e] == [1, 2, 3]
 
 
 def test_cli_train_sft_and_grpo(base, tmp_path, capsys):
