@@ -310,7 +310,8 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     out = out or sys.stdout
     frame = evaluate(list(agents), envs, source=source, split=split, episodes=episodes,
                      data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
-                     domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout)
+                     domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout,
+                     full=False)
     run_path = Path(frame.attrs["run_dir"])
     board = tables.leaderboard(frame)
     tables.write(board, run_path)
@@ -324,18 +325,14 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
 
 def leaderboard_command(runs: Sequence[str], as_json: bool = False, out=None) -> int:
     """Print (and write into the first run) the leaderboard of one or more runs."""
-    import pandas as pd
-
     from rlog_env.leaderboard import tables
-    from rlog_env.leaderboard.results import read_results
+    from rlog_env.leaderboard.results import read_frame
 
     out = out or sys.stdout
-    records = []
     for run in runs:
         if not (Path(run) / "results.jsonl").exists():
             raise FileNotFoundError(f"{run} is not a run directory (no results.jsonl); pass the path rlog eval printed")
-        records.extend(read_results(Path(run)))
-    board = tables.leaderboard(pd.DataFrame(records))
+    board = tables.leaderboard(read_frame(runs, full=False))
     tables.write(board, Path(runs[0]))
     if as_json:
         _print_json(board, out)

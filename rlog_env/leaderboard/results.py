@@ -76,3 +76,31 @@ class ResultsWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# What the leaderboard reads of each episode: everything else (the observation above all, a few
+# kilobytes per episode) stays on disk, so its memory is a few hundred bytes per episode.
+LEADERBOARD_FIELDS = ("agent", "env", "task", "source", "domain", "unseen", "reasoning", "parsed_answer",
+                      "reference", "reward", "metrics", "latency_s", "usage")
+LEADERBOARD_METRICS = ("well_formed", "token_f1")
+
+
+def slim(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` cut to :data:`LEADERBOARD_FIELDS`, the reward to its total, the metrics to
+    :data:`LEADERBOARD_METRICS`."""
+    out = {k: record.get(k) for k in LEADERBOARD_FIELDS}
+    out["reward"] = {"total": record["reward"]["total"]}
+    metrics = record.get("metrics") or {}
+    out["metrics"] = {k: metrics[k] for k in LEADERBOARD_METRICS if k in metrics}
+    return out
+
+
+def read_frame(run_dirs, full: bool = True):
+    """The episodes of one or more runs as a pandas DataFrame: every field (``full``), or only
+    what the leaderboard reads (:func:`slim`)."""
+    import pandas as pd
+
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    rows = (record if full else slim(record) for run in run_dirs for record in read_results(Path(run)))
+    return pd.DataFrame(list(rows))

@@ -24,7 +24,7 @@ import rlog_env
 from rlog_env.agents.base import Agent, Observation, as_agent
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
-from rlog_env.leaderboard.results import CONFIG, ResultsWriter, episode_key, read_results
+from rlog_env.leaderboard.results import CONFIG, ResultsWriter, episode_key, read_frame, read_results
 from rlog_env.tasks import get_task
 
 DEFAULT_SIM_EPISODES = 100  # episodes per task from the simulator's test set, by default
@@ -158,15 +158,15 @@ def evaluate(
     batch_size: int = 16,
     fit: bool = True,
     progress: bool = False,
+    full: bool = True,
 ):
-    """Evaluate ``agents`` and return every episode as a pandas DataFrame.
+    """Evaluate ``agents`` and return every episode as a pandas DataFrame (``full=False``: only
+    the fields the leaderboard reads, a few hundred bytes per episode; results.jsonl keeps all).
 
     Agents are names (see :func:`rlog_env.agents.registry.make_agent`), agent objects, or
     functions ``prompt -> answer``. ``run_dir`` defaults to a new ``runs/<UTC time>``; an
     existing run directory with the same configuration is resumed.
     """
-    import pandas as pd
-
     agent_objects = _resolve_agents(agents)
     if source == "sim" and domains is None:
         domains = ("seen", "unseen")  # both, so the leaderboard can compare them
@@ -236,7 +236,7 @@ def evaluate(
                     writer.write(records)
                     bar.advance(len(records))
                 env.close()
-    frame = pd.DataFrame(list(read_results(run_path)))
+    frame = read_frame(run_path, full=full)
     frame.attrs["run_dir"] = str(run_path)
     return frame
 

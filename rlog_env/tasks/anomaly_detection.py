@@ -7,6 +7,8 @@ else -1.0. Total under ``rlog``: [-2, 1.1].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache, partial
+from types import MappingProxyType
 from typing import ClassVar
 
 from rlog_env.tasks.base import Judgement, Task
@@ -34,11 +36,22 @@ class AnomalyDetection(Task):
     rlog_answer_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
 
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
+        return self._judge_label(reference.strip().lower(), answer)
+
+    def judge_for(self, reference: str, logs: str = "", facts=None):
+        return partial(self._judge_label, reference.strip().lower())
+
+    @staticmethod
+    def _judge_label(label: str, answer: str) -> Judgement:
         predicted = answer.strip().lower()
-        correct = predicted == reference.strip().lower()
-        return Judgement(
-            rlog=1.0 if correct else -1.0,
-            unit=1.0 if correct else 0.0,
-            metrics={"predicted_label": predicted if predicted in LABELS else "invalid",
-                     "correct": correct},
-        )
+        return _verdict(predicted if predicted in LABELS else "invalid", predicted == label)
+
+
+@lru_cache(maxsize=None)  # at most six: three predicted labels, right or wrong
+def _verdict(predicted_label: str, correct: bool) -> Judgement:
+    # Shared between answers, so its metrics are a read-only view.
+    return Judgement(
+        rlog=1.0 if correct else -1.0,
+        unit=1.0 if correct else 0.0,
+        metrics=MappingProxyType({"predicted_label": predicted_label, "correct": correct}),
+    )

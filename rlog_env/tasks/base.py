@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from functools import partial
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from rlog_env.tasks.formats import (
     THINK_FIRST,
@@ -146,6 +147,12 @@ class Task(ABC):
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         """Judge a non-empty answer against the reference: each task's own metric."""
 
+    def judge_for(self, reference: str, logs: str = "", facts=None) -> Callable[[str], Judgement]:
+        """A judge of answers against one reference: ``judge_for(reference, logs, facts)(answer)
+        == judge(answer, reference, logs, facts)``. Tasks whose metric analyses the reference
+        (tokens, n-grams, variable values) override it to do that analysis once, here."""
+        return partial(self.judge, reference=reference, logs=logs, facts=facts)
+
     def score(self, completion: str, reference: str, logs: str = "", facts=None) -> Reward:
         """Score ``completion`` against ``reference`` (``logs``: the log text the sample shows;
         ``facts``: the key facts, each a sequence of accepted phrasings, for ``grounded``).
@@ -155,13 +162,45 @@ class Task(ABC):
         """
         parsed = self.parse(completion)
         if not parsed.well_formed or not parsed.answer:
-            if self.reward != UNIT:  # rlog, and grounded, which keeps rlog's format rule
-                fmt = _RLOG_FORMAT_OK if parsed.well_formed else _RLOG_FORMAT_BAD
-                return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
-                              {"well_formed": parsed.well_formed, "answer_empty": True})
-            fmt = _UNIT_FORMAT_OK if parsed.well_formed else 0.0
-            return Reward(fmt, fmt, 0.0, {"well_formed": parsed.well_formed, "answer_empty": True})
-        verdict = self.judge(parsed.answer, reference, logs, facts)
+            return self._unanswered(parsed.well_formed)
+        return self._rewarded(self.judge(parsed.answer, reference, logs, facts))
+
+    def score_group(self, completions: Iterable[str], reference: str, logs: str = "",
+                    facts=None) -> list[Reward]:
+        """Score several completions against one reference, as a GRPO group is: the same rewards
+        as :meth:`score` on each, but the reference is analysed once (:meth:`judge_for`) and an
+        answer that recurs in the group is judged once."""
+        judge = None
+        scored: dict[str, Reward] = {}  # answer -> its reward, for answers that recur
+        parse, unanswered, rewarded = self.parse, self._unanswered, self._rewarded
+        rewards = []
+        for completion in completions:
+            parsed = parse(completion)
+            answer = parsed.answer
+            if not parsed.well_formed or not answer:
+                rewards.append(unanswered(parsed.well_formed))
+                continue
+            done = scored.get(answer)
+            if done is None:
+                if judge is None:  # not before an answer needs it, as score() does
+                    judge = self.judge_for(reference, logs, facts)
+                reward = scored[answer] = rewarded(judge(answer))
+            else:  # the same answer again: the same reward, with details of its own
+                reward = Reward(done.total, done.format, done.answer, dict(done.details))
+            rewards.append(reward)
+        return rewards
+
+    def _unanswered(self, well_formed: bool) -> Reward:
+        """The reward of a completion with a wrong format or an empty answer."""
+        if self.reward != UNIT:  # rlog, and grounded, which keeps rlog's format rule
+            fmt = _RLOG_FORMAT_OK if well_formed else _RLOG_FORMAT_BAD
+            return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
+                          {"well_formed": well_formed, "answer_empty": True})
+        fmt = _UNIT_FORMAT_OK if well_formed else 0.0
+        return Reward(fmt, fmt, 0.0, {"well_formed": well_formed, "answer_empty": True})
+
+    def _rewarded(self, verdict: Judgement) -> Reward:
+        """The reward of a well-formed, non-empty answer judged ``verdict``."""
         if self.reward == RLOG:
             fmt, answer = _RLOG_FORMAT_OK, verdict.rlog
         elif self.reward == GROUNDED:

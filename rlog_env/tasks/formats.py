@@ -45,6 +45,9 @@ class ParsedCompletion:
     think: str | None
 
 
+_MALFORMED = ParsedCompletion(False, None, None)
+
+
 def parse_completion(completion: str, reasoning: str = THINK_FIRST) -> ParsedCompletion:
     """Split a completion into reasoning and answer under the R-Log format rule.
 
@@ -58,22 +61,26 @@ def parse_completion(completion: str, reasoning: str = THINK_FIRST) -> ParsedCom
     if reasoning == NO_TAGS:
         answer = completion.strip()
         return ParsedCompletion(bool(answer), answer if answer else None, None)
-    tags = _TAGS[check_format(reasoning)]
-    positions = []
-    for tag in tags:
-        # str.count is C-speed even on megabyte answers; more than one occurrence is a format error.
-        if completion.count(tag) != 1:
-            return ParsedCompletion(False, None, None)
-        positions.append(completion.index(tag))
-    if positions != sorted(positions) or len(set(positions)) != 4:
-        return ParsedCompletion(False, None, None)
-    first = completion[positions[0] + len(tags[0]) : positions[1]].strip()
-    second = completion[positions[2] + len(tags[2]) : positions[3]].strip()
+    tags = _TAGS.get(reasoning)
+    if tags is None:
+        check_format(reasoning)  # raises with the hint
+    open_first, close_first, open_second, close_second = tags
+    # str.count is C-speed even on megabyte answers; more than one occurrence is a format error.
+    if (completion.count(open_first) != 1 or completion.count(close_first) != 1
+            or completion.count(open_second) != 1 or completion.count(close_second) != 1):
+        return _MALFORMED
+    start_first = completion.find(open_first)
+    end_first = completion.find(close_first)
+    start_second = completion.find(open_second)
+    end_second = completion.find(close_second)
+    # Four different tags never start at the same place, so "in order" is strictly increasing.
+    if not start_first < end_first < start_second < end_second:
+        return _MALFORMED
+    first = completion[start_first + len(open_first) : end_first].strip()
+    second = completion[start_second + len(open_second) : end_second].strip()
     if reasoning == THINK_FIRST:
-        think, answer = first, second
-    else:
-        answer, think = first, second
-    return ParsedCompletion(True, answer, think)
+        return ParsedCompletion(True, second, first)
+    return ParsedCompletion(True, first, second)
 
 
 def format_instructions(reasoning: str) -> str:

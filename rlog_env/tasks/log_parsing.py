@@ -8,10 +8,12 @@ Total under ``rlog``: [-2, 1.1]; the reference template earns 1.1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from rlog_env.tasks.base import Judgement, Task
-from rlog_env.tasks.parsing_metric import normalise_template, parsing_f1
+from rlog_env.tasks.parsing_metric import (AnalysedTemplate, analyse_template, analysed_f1,
+                                           normalise_template)
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,22 @@ class LogParsing(Task):
     rlog_answer_range: ClassVar[tuple[float, float]] = (0.0, 1.0)
 
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
-        score = parsing_f1(answer, reference, logs or None)
+        return self._judge_analysed(analyse_template(reference, logs or None),
+                                    normalise_template(reference), answer)
+
+    def judge_for(self, reference: str, logs: str = "", facts=None):
+        # The reference's tokens and its variables' values in the message, once for the group.
+        return partial(self._judge_analysed, analyse_template(reference, logs or None),
+                       normalise_template(reference))
+
+    @staticmethod
+    def _judge_analysed(analysed: AnalysedTemplate, normalised: str, answer: str) -> Judgement:
+        score = analysed_f1(answer, analysed)
         return Judgement(
             rlog=score.f1,
             unit=score.f1,
             metrics={
-                "exact_match": normalise_template(answer) == normalise_template(reference),
+                "exact_match": normalise_template(answer) == normalised,
                 "token_f1": score.f1,
                 "template_matched": score.template_matched,
             },

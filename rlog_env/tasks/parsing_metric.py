@@ -85,8 +85,15 @@ def basic_tokens(text: str) -> list[str]:
     return tokens
 
 
+# What stripping to word characters and `*` leaves of the ASCII basic tokens: the letter-digit runs,
+# and of the one-character punctuation tokens only `*` and `_` (a word character).
+_ASCII_SCORE_TOKEN = re.compile(r"[A-Za-z0-9]+|[*_]")
+
+
 def score_tokens(text: str) -> list[str]:
     """The tokens the parsing score compares: basic tokens stripped to word characters and ``*``."""
+    if _ASCII_TEXT.fullmatch(text):
+        return _ASCII_SCORE_TOKEN.findall(text)
     out = []
     for token in basic_tokens(text):
         token = _STRIP.sub("", token)
@@ -131,7 +138,7 @@ def match_variables(template: str, message: str) -> list[str] | None:
     return values
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # bounded: evaluation memory must not follow the episode count
 def analyse_template(template: str, message: str | None) -> AnalysedTemplate:
     """Label the tokens of a reference ``template`` and find its variables' values in ``message``."""
     pieces = template.split(_VARIABLE)
@@ -158,24 +165,36 @@ class ParsingScore:
     template_matched: bool
 
 
+def lower_score_tokens(text: str) -> list[str]:
+    """The score tokens of ``text``, lower-cased (what a prediction is compared by)."""
+    if _ASCII_TEXT.fullmatch(text):  # lower-casing ASCII text is lower-casing each token
+        return _ASCII_SCORE_TOKEN.findall(text.lower())
+    return [t.lower() for t in score_tokens(text)]
+
+
 def parsing_f1(prediction: str, template: str, message: str | None = None) -> ParsingScore:
     """R-Log's token-level F1 of a predicted template against the reference ``template``.
 
     ``message`` is the log message the template describes; without it no value is known and a
     variable is right whenever the prediction contains ``*``.
     """
-    ref = analyse_template(template, message)
-    predicted = [t.lower() for t in score_tokens(prediction)]
+    return analysed_f1(prediction, analyse_template(template, message))
+
+
+def analysed_f1(prediction: str, ref: AnalysedTemplate) -> ParsingScore:
+    """:func:`parsing_f1` against a template already analysed by :func:`analyse_template`."""
+    predicted = lower_score_tokens(prediction)
     remaining = Counter(predicted)
+    count = remaining.get  # not remaining[...]: Counter's __missing__ is a Python call
     template_right = 0
     for word in ref.template_words:
-        if remaining[word] > 0:
+        if count(word, 0) > 0:
             remaining[word] -= 1
             template_right += 1
     variables_right = 0
-    if remaining["*"] > 0:  # a `*` the template words did not use
+    if count("*", 0) > 0:  # a `*` the template words did not use
         for value in ref.variable_values:
-            if not any(remaining[token] > 0 for token in value):
+            if not any(count(token, 0) > 0 for token in value):
                 variables_right += 1
     n_words, n_vars = len(ref.template_words), len(ref.variable_values)
     if n_vars:
@@ -196,4 +215,6 @@ def parsing_f1(prediction: str, template: str, message: str | None = None) -> Pa
 
 def normalise_template(template: str) -> str:
     """A template with whitespace collapsed, for the exact-match metric."""
-    return _WHITESPACE.sub(" ", template.strip())
+    # The same as _WHITESPACE.sub(" ", template.strip()), in C: `\s`, str.strip and str.split
+    # all take whitespace to be what str.isspace says it is.
+    return " ".join(template.split())

@@ -46,21 +46,52 @@ def _f1(overlap: int, hyp_total: int, ref_total: int) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _clipped_overlap(hyp: Counter, ref: Counter) -> int:
-    if len(hyp) > len(ref):
-        hyp, ref = ref, hyp
-    return sum(min(count, ref[gram]) for gram, count in hyp.items() if gram in ref)
+class _GramIndex:
+    """The n-grams of one order of the reference, split for a fast clipped overlap.
+
+    The clipped overlap is ``sum(min(hyp[g], ref[g]))`` over the n-grams ``g``. Most reference
+    n-grams occur once, and each of those adds 1 when the answer has it at all: their share is
+    the size of a set intersection, which runs in C without counting the answer's n-grams. Only
+    the few repeated reference n-grams (``the``, ``of the``) are counted in the answer.
+    """
+
+    __slots__ = ("once", "repeated")
+
+    def __init__(self, counts: Counter):
+        self.once = frozenset(gram for gram, count in counts.items() if count == 1)
+        self.repeated = tuple((gram, count) for gram, count in counts.items() if count > 1)
+
+    def overlap(self, grams: list) -> int:
+        """The clipped overlap of the answer's n-grams ``grams`` (a list, in order)."""
+        total = len(self.once.intersection(grams))
+        for gram, ref_count in self.repeated:
+            count = grams.count(gram)
+            total += count if count < ref_count else ref_count
+        return total
+
+    def overlap_counted(self, counts: Counter) -> int:
+        """The same from the answer's n-gram counts: cheaper when many are repeated (words)."""
+        total = len(self.once.intersection(counts))
+        get = counts.get
+        for gram, ref_count in self.repeated:
+            count = get(gram, 0)
+            total += count if count < ref_count else ref_count
+        return total
 
 
 class TextReference:
     """A reference text analysed once for scoring many answers against it."""
 
-    __slots__ = ("text", "words", "ngrams", "_masks", "_full", "_self_score")
+    __slots__ = ("text", "words", "ngrams", "_index", "_masks", "_full", "_self_score")
 
     def __init__(self, text: str):
         self.text = text
         self.words = text.split()
         self.ngrams = tuple(_ngrams(self.words, n) for n in (1, 2, 3, 4))
+        # Unigrams are indexed by the word itself, not by a 1-tuple: an answer's words are then
+        # its unigrams as they are, with no tuple to build.
+        unigrams = Counter(self.words)
+        self._index = (_GramIndex(unigrams),) + tuple(_GramIndex(g) for g in self.ngrams[1:])
         masks: dict[str, int] = {}
         for i, word in enumerate(self.words):
             masks[word] = masks.get(word, 0) | (1 << i)
@@ -76,17 +107,21 @@ class TextReference:
         return self._self_score
 
     def lcs_length(self, words: list[str]) -> int:
-        """Length of the longest common subsequence of ``words`` and the reference words."""
+        """Length of the longest common subsequence of ``words`` and the reference words.
+
+        Hyyrö's bit-vector recurrence: bit i of ``v`` is 0 where the LCS grows at reference
+        word i. A word absent from the reference (mask 0) leaves ``v`` unchanged, so only the
+        masks of present words are visited. ``v`` is not cut back to the reference's width in
+        the loop: a carry out of the top bit only ever moves bits above that width, which never
+        reach the bits below (``u`` has none above), so masking once at the end is the same.
+        """
         if not self._full:
             return 0
-        masks, full = self._masks, self._full
-        v = full
-        for word in words:
-            m = masks.get(word)
-            if m is not None:
-                u = v & m
-                v = ((v + u) | (v - u)) & full
-        return len(self.words) - v.bit_count()
+        v = self._full
+        for m in filter(None, map(self._masks.get, words)):
+            u = v & m
+            v = (v + u) | (v - u)
+        return len(self.words) - (v & self._full).bit_count()
 
     def score(self, answer: str) -> TextScores:
         """BLEU-4 and ROUGE-1/2/L of ``answer`` against this reference."""
@@ -94,9 +129,10 @@ class TextReference:
         h, r = len(hyp), len(self.words)
         if h == 0 or r == 0:
             return TextScores(0.0, 0.0, 0.0, 0.0)
-        hyp_ngrams = [_ngrams(hyp, n) for n in (1, 2)]
-        overlaps = [_clipped_overlap(hyp_ngrams[0], self.ngrams[0]),
-                    _clipped_overlap(hyp_ngrams[1], self.ngrams[1])]
+        index = self._index
+        bigrams = list(zip(hyp, hyp[1:]))
+        # a reference repeats some ten words: counting the answer's words once beats ten list scans
+        overlaps = [index[0].overlap_counted(Counter(hyp)), index[1].overlap(bigrams)]
         rouge1 = _f1(overlaps[0], h, r)
         rouge2 = _f1(overlaps[1], h - 1, r - 1)
         lcs = self.lcs_length(hyp)
@@ -105,7 +141,7 @@ class TextReference:
         if h >= 4 and overlaps[1] > 0:
             log_precision = math.log(overlaps[0] / h) + math.log(overlaps[1] / (h - 1))
             for n in (3, 4):
-                overlap = _clipped_overlap(_ngrams(hyp, n), self.ngrams[n - 1])
+                overlap = index[n - 1].overlap(list(zip(*(hyp[i:] for i in range(n)))))
                 if overlap == 0:
                     log_precision = None
                     break
@@ -116,7 +152,9 @@ class TextReference:
         return TextScores(100 * bleu, 100 * rouge1, 100 * rouge2, 100 * rouge_l)
 
 
-@lru_cache(maxsize=4096)
+# Bounded small: a GRPO group or an evaluation batch reuses a reference at once, and an
+# analysed reference (n-gram indexes, LCS bit masks) weighs tens of kilobytes.
+@lru_cache(maxsize=256)
 def text_reference(text: str) -> TextReference:
     """The analysed reference for ``text``, cached: a GRPO group analyses its reference once."""
     return TextReference(text)

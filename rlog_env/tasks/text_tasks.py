@@ -11,11 +11,12 @@ divided by 0.8: the reference earns 1.25 whatever its length.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from rlog_env.tasks.base import GROUNDED, UNIT, Judgement, Task
 from rlog_env.tasks.grounding import grounded_score
-from rlog_env.tasks.text_metrics import text_reference
+from rlog_env.tasks.text_metrics import TextReference, text_reference
 
 TEXT_SCALE = 0.8
 
@@ -32,7 +33,13 @@ class TextTask(Task):
     rlog_answer_range: ClassVar[tuple[float, float]] = (0.0, 1.0 / TEXT_SCALE)
 
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
-        analysed = text_reference(reference)
+        return self._judge_analysed(text_reference(reference), logs, facts, answer)
+
+    def judge_for(self, reference: str, logs: str = "", facts=None):
+        # The reference's words, n-grams and LCS bit masks, once for the whole group.
+        return partial(self._judge_analysed, text_reference(reference), logs, facts)
+
+    def _judge_analysed(self, analysed: TextReference, logs: str, facts, answer: str) -> Judgement:
         scores = analysed.score(answer)
         fraction = scores.mean_fraction
         rlog = rlog_text_reward(fraction)
@@ -49,7 +56,7 @@ class TextTask(Task):
                     "reward='grounded' scores a free-text answer by the key facts of its sample, "
                     "which only the simulator provides; use source='sim', or reward='rlog'"
                 )
-            grounding = grounded_score(answer, reference, logs, facts)
+            grounding = grounded_score(answer, analysed.text, logs, facts)
             grounded = grounding.score / TEXT_SCALE
             metrics.update(facts_stated=grounding.facts_stated, facts_total=grounding.facts_total,
                            invented_claims=len(grounding.invented_claims),

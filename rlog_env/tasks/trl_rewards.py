@@ -66,10 +66,21 @@ class _TaskRewardFunction:
         unknown = sorted(set(task) - set(self._tasks))
         if unknown:
             raise ValueError(f"{self.__name__} expects tasks among {sorted(self._tasks)}, got {unknown}")
-        return [
-            getattr(self._tasks[name].score(completion_text(c), ref, log or "", fact or None), self.part)
-            for c, ref, log, fact, name in zip(completions, reference, logs, facts, task)
-        ]
+        # TRL repeats each prompt num_generations times, consecutively: each run of rows that share
+        # a task, a reference, logs and facts is a GRPO group, scored as one (reference analysed once).
+        rows = list(zip(task, reference, logs, facts))
+        texts = [completion_text(c) for c in completions]
+        out: list[float | None] = []
+        start = 0
+        while start < len(rows):
+            end = start + 1
+            while end < len(rows) and rows[end] == rows[start]:
+                end += 1
+            name, ref, log, fact = rows[start]
+            rewards = self._tasks[name].score_group(texts[start:end], ref, log or "", fact or None)
+            out.extend(getattr(r, self.part) for r in rewards)
+            start = end
+        return out
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(task={self.task!r}, reasoning={self.reasoning!r}, "

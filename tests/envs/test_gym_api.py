@@ -376,3 +376,27 @@ def test_bad_reset_index(data_dir):
             env.reset(options={"index": bad})
     obs, info = env.reset(options={"index": np.int64(3)})
     assert info["index"] == 3 and type(info["index"]) is int
+
+
+def test_gymnasium_async_mode_carries_text_through_shared_memory(data_dir):
+    """``make_vec(..., vectorization_mode="async")`` (Gymnasium's own AsyncVectorEnv, shared
+    memory on) returns the same prompts and rewards as the sync mode."""
+    env_id = ENV_ID["log_interpretation"]
+    kwargs = {"num_envs": 2, "vector_kwargs": {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
+              "data_dir": data_dir}
+    results = {}
+    for mode in ("sync", "async"):
+        vec = gym.make_vec(env_id, vectorization_mode=mode, **kwargs)
+        try:
+            if mode == "async":
+                assert vec.shared_memory
+            obs, _ = vec.reset(seed=3)
+            steps = [tuple(obs)]
+            for answer in ("<think>x</think><answer>The node failed.</answer>", "garbage"):
+                obs, rewards, *_ = vec.step([answer, answer])
+                steps.append((tuple(obs), tuple(np.asarray(rewards).tolist())))
+            results[mode] = steps
+        finally:
+            vec.close()
+    assert results["async"] == results["sync"]
+    assert all(len(text) > 100 and "Logs:" in text for text in results["async"][0])

@@ -31,6 +31,7 @@ import numpy as np
 from rlog_env.datasets.base import TEST, TRAIN, content_split
 from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_catalogue
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
+from rlog_env.datasets.sim.seeding import sample_generator
 from rlog_env.tasks import Sample
 from rlog_env.tasks.grounding import states
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
@@ -142,8 +143,7 @@ class SimSource:
     def scenario(self, index: int, attempt: int) -> tuple[Scenario, np.random.Generator]:
         """The scenario of ``index`` at ``attempt``, and the generator that drew it (whose
         next draws pick the line a line-level or parsing episode asks about)."""
-        rng = np.random.default_rng(np.random.SeedSequence(
-            [self._root, _TASK_CODE[self.task], index, attempt]))
+        rng = sample_generator((self._root, _TASK_CODE[self.task], index, attempt))
         pool = self.pool
         wants_fault = self.task in TEXT_TASKS or not pool.normal_families or rng.random() < 0.5
         if wants_fault:
@@ -181,16 +181,17 @@ class SimSource:
             line = self._parsing_line(scenario, rng)
             return Sample(task, scenario.family, line.message, line.template, facts=hidden, meta=meta)
         if task == "anomaly_detection":
-            lines = scenario.lines
+            texts, labels = scenario.texts, scenario.labels
             if self.granularity == "line":
-                lines = lines[:self._target_line(scenario, rng) + 1]
-                label = ABNORMAL if lines[-1].abnormal else NORMAL
+                stop = self._target_line(scenario, rng) + 1
+                texts, labels = texts[:stop], labels[:stop]
+                label = ABNORMAL if labels[-1] else NORMAL
                 instruction = _INSTRUCTIONS["anomaly_detection/line"]
             else:
-                label = ABNORMAL if scenario.abnormal else NORMAL
+                label = ABNORMAL if True in labels else NORMAL
                 instruction = _INSTRUCTIONS["anomaly_detection"]
-            hidden["line_labels"] = [ABNORMAL if ln.abnormal else NORMAL for ln in lines]
-            return Sample(task, scenario.family, "\n".join(ln.text for ln in lines), label,
+            hidden["line_labels"] = [ABNORMAL if abnormal else NORMAL for abnormal in labels]
+            return Sample(task, scenario.family, "\n".join(texts), label,
                           instruction=instruction.format(title=family.title), facts=hidden, meta=meta)
         reference = getattr(scenario, _TEXT_REFERENCE[task])
         # Only the facts this reference states, by the grounded scheme's own rule: the
@@ -203,26 +204,27 @@ class SimSource:
         """The line a line-level episode asks about: in a faulty scenario an abnormal one
         with probability :data:`LINE_ABNORMAL_SHARE`, so about a third of the episodes are
         abnormal, and a faulty window does not give its last line away."""
-        abnormal = [i for i, ln in enumerate(scenario.lines) if ln.abnormal]
-        normal = [i for i, ln in enumerate(scenario.lines) if not ln.abnormal]
+        labels = scenario.labels
+        abnormal = [i for i, flag in enumerate(labels) if flag]
+        normal = [i for i, flag in enumerate(labels) if not flag]
         pool = abnormal if abnormal and rng.random() < LINE_ABNORMAL_SHARE else normal
         return pool[int(rng.integers(len(pool)))]
 
     def _parsing_line(self, scenario: Scenario, rng: np.random.Generator):
         """The line a parsing episode asks about: uniform, or biased to lines with many
         variables by the difficulty's ``variable_density``."""
-        lines = scenario.lines
+        counts = scenario.variable_counts
         pick = rng.random()
         density = self.difficulty.variable_density
         if not density:
-            return lines[int(pick * len(lines))]
-        weights = [(1 + ln.variables) ** density for ln in lines]
+            return scenario.line(int(pick * len(counts)))
+        weights = [(1 + n) ** density for n in counts]
         threshold, total = pick * sum(weights), 0.0
-        for line, weight in zip(lines, weights):
+        for index, weight in enumerate(weights):
             total += weight
             if total > threshold:
-                return line
-        return lines[-1]
+                return scenario.line(index)
+        return scenario.line(len(counts) - 1)
 
     def _is_unseen(self, scenario: Scenario) -> bool:
         c = self.catalogue

@@ -10,15 +10,15 @@ generator passed in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Mapping, NamedTuple
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
 
 from rlog_env.datasets.sim.catalogue import Catalogue, Event, Family, Fault
 from rlog_env.datasets.sim.clock import compile_format, start_time
-from rlog_env.datasets.sim.values import Uniform, integer, uniform_stream
+from rlog_env.datasets.sim.values import Uniform, Uniforms, Value, integer
 
 PRESETS = ("easy", "medium", "hard")
 
@@ -96,48 +96,39 @@ class Line(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Scenario:
-    """A generated scenario and everything the five tasks need from it."""
-
-    family: str
-    faults: tuple[str, ...]
-    lines: tuple[Line, ...]
-    interpretation: str
-    root_cause: str
-    solution: str
-    facts: tuple[tuple[str, ...], ...]  # each: the fact, then its accepted synonyms
-    entities: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def window(self) -> str:
-        return "\n".join(line.text for line in self.lines)
-
-    @property
-    def abnormal(self) -> bool:
-        return any(line.abnormal for line in self.lines)
-
-
-@dataclass(frozen=True)
 class _CompiledEvent:
     event: Event
     line_variables: tuple[str, ...]  # per-line variables this event's line needs
     template: str
     variables: int
     line_source: str  # the whole line as one str.format template (layout, level, component, message)
+    draws: tuple[tuple[str, Callable, int], ...]  # (name, Value.at, offset) of each line variable
+    width: int  # the uniform floats the line's variables read
 
 
 @dataclass(frozen=True)
 class _CompiledFamily:
     family: Family
-    format_time: object
+    format_time: Callable[[int], str]
     normal: tuple[_CompiledEvent, ...]
     by_id: Mapping[str, _CompiledEvent]
     workflows: tuple[tuple[_CompiledEvent, ...], ...]
     distractors: tuple[_CompiledEvent, ...]
+    entities: tuple[tuple[str, Callable, int], ...]  # (name, Value.at, offset), in draw order
+    entity_width: int
 
 
 def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
+
+
+def _placed(values: Iterable[tuple[str, Value]]) -> tuple[tuple[tuple[str, Callable, int], ...], int]:
+    """Each value's name, reader and offset, drawn one after the other; the floats they read."""
+    placed, width = [], 0
+    for name, value in values:
+        placed.append((name, value.at, width))
+        width += value.width
+    return tuple(placed), width
 
 
 def _compile_event(family: Family, event: Event) -> _CompiledEvent:
@@ -148,8 +139,10 @@ def _compile_event(family: Family, event: Event) -> _CompiledEvent:
              "message": event.message.source}
     line_source = "".join(_escape(literal) + ("" if name is None else fixed.get(name, "{" + name + "}"))
                           for literal, name in family.layout.pieces)
-    return _CompiledEvent(event, tuple(sorted(n for n in names if n in family.variables)),
-                          event.message.parsing_template(), len(event.message.names), line_source)
+    line_variables = tuple(sorted(n for n in names if n in family.variables))
+    draws, width = _placed((n, family.variables[n]) for n in line_variables)
+    return _CompiledEvent(event, line_variables, event.message.parsing_template(),
+                          len(event.message.names), line_source, draws, width)
 
 
 @lru_cache(maxsize=None)
@@ -157,10 +150,11 @@ def _compiled(catalogue: Catalogue, name: str) -> _CompiledFamily:
     family = catalogue.families[name]
     by_id = {eid: _compile_event(family, e) for eid, e in family.events.items()}
     normal = tuple(c for eid, c in by_id.items() if eid not in family.distractors)
+    entities, entity_width = _placed(family.entities.items())
     return _CompiledFamily(
         family, compile_format(family.timestamp), normal, by_id,
         tuple(tuple(by_id[e] for e in w) for w in family.workflows),
-        tuple(by_id[e] for e in family.distractors),
+        tuple(by_id[e] for e in family.distractors), entities, entity_width,
     )
 
 
@@ -172,20 +166,130 @@ def _compiled_fault(catalogue: Catalogue, fault_id: str) -> tuple[tuple[tuple[in
                  for cascade, group in ((False, fault.symptoms), (True, fault.cascade)) for s in group)
 
 
+@lru_cache(maxsize=None)
+def _fault_entities(catalogue: Catalogue, fault_id: str) -> tuple[tuple[tuple[str, Callable, int], ...], int]:
+    return _placed(catalogue.faults[fault_id].entities.items())
+
+
 def _pick(u: Uniform, items):
     return items[int(u() * len(items))]
+
+
+class Scenario:
+    """A generated scenario and everything the five tasks need from it.
+
+    Attributes: ``family``, ``faults`` (fault ids), ``entities`` (the scenario's fixed values),
+    ``lines`` (:class:`Line` each), ``texts`` (the lines' text), ``labels`` (whether each line is
+    abnormal), ``window`` (the texts joined), ``abnormal``, ``interpretation``, ``root_cause``,
+    ``solution`` and ``facts`` (each: the fact, then its accepted synonyms).
+
+    :func:`generate` decides everything (which line, which floats each value reads) but writes
+    text only when it is asked for: an anomaly-detection episode reads ``texts`` and never
+    renders messages or reference texts, a parsing episode renders one :meth:`line`.
+    """
+
+    def __init__(self, family: str, faults: tuple[str, ...], entities: Mapping[str, str],
+                 compiled: _CompiledFamily, fault_objects: tuple[Fault, ...],
+                 events: tuple[tuple[_CompiledEvent, bool], ...], floats: list, base: int, start: int):
+        self.family, self.faults, self.entities = family, faults, entities
+        self._compiled, self._faults, self._events = compiled, fault_objects, events
+        self._floats, self._base, self._start = floats, base, start
+
+    def __repr__(self) -> str:
+        return f"Scenario(family={self.family!r}, faults={self.faults!r}, lines={len(self._events)})"
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    @cached_property
+    def labels(self) -> tuple[bool, ...]:
+        """Whether each line is abnormal."""
+        return tuple(abnormal for _, abnormal in self._events)
+
+    @property
+    def variable_counts(self) -> tuple[int, ...]:
+        """The number of variables in each line's message."""
+        return tuple(event.variables for event, _ in self._events)
+
+    @property
+    def abnormal(self) -> bool:
+        return any(abnormal for _, abnormal in self._events)
+
+    def _render(self, stop: int, messages: bool) -> list:
+        """The first ``stop`` lines: their text, or (with ``messages``) their :class:`Line`."""
+        F, values = self._floats, dict(self.entities)  # reused: each line sets the names it uses
+        format_time = self._compiled.format_time
+        moment, i = self._start, self._base
+        out = []
+        for event, abnormal in self._events[:stop]:
+            for name, at, offset in event.draws:
+                values[name] = at(F, i + offset)
+            i += event.width
+            # Gaps between lines: mostly milliseconds, now and then seconds.
+            moment += int(F[i] * F[i + 1] * 4_000_000)
+            i += 2
+            values["timestamp"] = format_time(moment)
+            text = event.line_source.format_map(values)
+            if messages:
+                out.append(Line(text, event.event.message.source.format_map(values), event.template,
+                                abnormal, event.event.id, event.variables))
+            else:
+                out.append(text)
+        return out
+
+    @cached_property
+    def texts(self) -> tuple[str, ...]:
+        """Each line's text."""
+        return tuple(self._render(len(self._events), False))
+
+    @cached_property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(self._render(len(self._events), True))
+
+    def line(self, index: int) -> Line:
+        """Line ``index`` alone (the lines before it are not written)."""
+        if "lines" in self.__dict__:
+            return self.lines[index]
+        return self._render(range(len(self._events))[index] + 1, True)[-1]
+
+    @property
+    def window(self) -> str:
+        return "\n".join(self.texts)
+
+    def _reference(self, key: str) -> str:
+        return " Separately: ".join(getattr(f, key).render(self.entities) for f in self._faults)
+
+    @cached_property
+    def interpretation(self) -> str:
+        return self._reference("interpretation")
+
+    @cached_property
+    def root_cause(self) -> str:
+        return self._reference("root_cause")
+
+    @cached_property
+    def solution(self) -> str:
+        return self._reference("solution")
+
+    @cached_property
+    def facts(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(t.render(self.entities) for t in (fact.text, *fact.synonyms))
+                     for fault in self._faults for fact in fault.facts)
 
 
 def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
              difficulty: Difficulty, rng: np.random.Generator) -> Scenario:
     """Write one scenario of ``family_name`` with the faults ``fault_ids`` (possibly none)."""
     compiled = _compiled(catalogue, family_name)
-    family = compiled.family
-    u = uniform_stream(rng)
-    entities = {name: draw(u) for name, draw in family.entities.items()}
-    faults: list[Fault] = [catalogue.faults[f] for f in fault_ids]
+    stream = Uniforms(rng)
+    u, F = stream.next, stream.floats
+    i = stream.take(compiled.entity_width)
+    entities = {name: at(F, i + offset) for name, at, offset in compiled.entities}
+    faults: tuple[Fault, ...] = tuple(catalogue.faults[f] for f in fault_ids)
     for fault in faults:
-        entities.update((name, draw(u)) for name, draw in fault.entities.items())
+        placed, width = _fault_entities(catalogue, fault.id)
+        i = stream.take(width)
+        entities.update((name, at(F, i + offset)) for name, at, offset in placed)
 
     # The faults' lines, each with the number of normal lines to write before it.
     fault_lines: list[tuple[int, _CompiledEvent]] = []
@@ -196,48 +300,32 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
             for _ in range(integer(u, *repeat)):
                 fault_lines.append((integer(u, *gap), event))
     n_distractors = difficulty.distractors
-    n_normal = max(2, difficulty.window - len(fault_lines) - n_distractors,
-                   sum(g for g, _ in fault_lines) + 1)
+    gaps = sum(g for g, _ in fault_lines)
+    n_normal = max(2, difficulty.window - len(fault_lines) - n_distractors, gaps + 1)
 
     normal: list[_CompiledEvent] = []
+    noise, workflows, any_normal = difficulty.noise, compiled.workflows, compiled.normal
     while len(normal) < n_normal:
-        for event in _pick(u, compiled.workflows):
-            normal.append(_pick(u, compiled.normal) if u() < difficulty.noise else event)
-    normal = normal[:n_normal]
+        for event in _pick(u, workflows):
+            normal.append(_pick(u, any_normal) if u() < noise else event)
+    del normal[n_normal:]
 
-    events: list[tuple[_CompiledEvent, bool]] = []
+    events: list[tuple[_CompiledEvent, bool]]
     if fault_lines:
-        slack = n_normal - sum(g for g, _ in fault_lines)
-        position = int(u() * max(1, slack))
-        events.extend((e, False) for e in normal[:position])
+        position = int(u() * max(1, n_normal - gaps))
+        events = [(e, False) for e in normal[:position]]
         for gap, event in fault_lines:
-            events.extend((e, False) for e in normal[position:position + gap])
+            events.extend([(e, False) for e in normal[position:position + gap]])
             position += gap
             events.append((event, True))
-        events.extend((e, False) for e in normal[position:])
+        events.extend([(e, False) for e in normal[position:]])
     else:
         events = [(e, False) for e in normal]
     for _ in range(n_distractors):
         events.insert(int(u() * (len(events) + 1)), (_pick(u, compiled.distractors), False))
 
-    moment = start_time(u())
-    format_time, variables = compiled.format_time, family.variables
-    values = dict(entities)  # reused: each line sets the names its templates use
-    lines = []
-    for event, abnormal in events:
-        for name in event.line_variables:
-            values[name] = variables[name](u)
-        # Gaps between lines: mostly milliseconds, now and then seconds.
-        moment += int(u() * u() * 4_000_000)
-        values["timestamp"] = format_time(moment)
-        lines.append(Line(event.line_source.format_map(values), event.event.message.source.format_map(values),
-                          event.template, abnormal, event.event.id, event.variables))
-
-    texts = {key: " Separately: ".join(getattr(f, key).render(entities) for f in faults)
-             for key in ("interpretation", "root_cause", "solution")}
-    facts = tuple(
-        tuple(t.render(entities) for t in (fact.text, *fact.synonyms))
-        for fault in faults for fact in fault.facts
-    )
-    return Scenario(family_name, tuple(fault_ids), tuple(lines), texts["interpretation"],
-                    texts["root_cause"], texts["solution"], facts, entities)
+    start = start_time(u())
+    # The lines' floats: each line's variables, then two for the gap before it. They are
+    # handed out now, so the generator ends where writing every line would leave it.
+    base = stream.take(sum(event.width for event, _ in events) + 2 * len(events))
+    return Scenario(family_name, tuple(fault_ids), entities, compiled, faults, tuple(events), F, base, start)

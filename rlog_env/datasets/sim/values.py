@@ -1,20 +1,22 @@
 """Typed values for simulated log lines: ips, ports, block ids, paths, users, durations, ...
 
 A value type is written as a spec string in the catalogue (``"ip"``, ``"int(1,100)"``,
-``"choice(a|b)"``, ``"host(dn-###)"``, ...). :func:`compile_spec` turns a spec into a function
-of a uniform stream (:func:`uniform_stream`: floats from the scenario's own NumPy generator); compiling
-happens once when the catalogue loads. No global random state.
+``"choice(a|b)"``, ``"host(dn-###)"``, ...). :func:`compile_spec` turns a spec into a
+:class:`Value`: a function of a fixed number of uniform floats (from the scenario's own NumPy
+generator, :class:`Uniforms`); compiling happens once when the catalogue loads. No global
+random state.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
+from itertools import islice
 from typing import Callable
 
 import numpy as np
 
 Uniform = Callable[[], float]  # returns the next uniform float in [0, 1)
-Draw = Callable[[Uniform], str]
 
 USERS = ("root", "hadoop", "hdfs", "yarn", "spark", "admin", "deploy", "www-data", "postgres",
          "alice", "bob", "carol", "dave", "ops", "jenkins", "backup", "nagios", "git")
@@ -25,20 +27,77 @@ _HEX = "0123456789abcdef"
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 
 
-def uniform_stream(rng: np.random.Generator, block: int = 256) -> Uniform:
-    """A function returning the next uniform float in [0, 1) from ``rng``, drawn in blocks.
+class Value:
+    """A compiled value spec: it reads ``width`` uniform floats and writes one string.
 
-    A scalar draw from a ``Generator`` costs microseconds; a simulated scenario needs a
-    hundred values or more, so they are drawn a block at a time and handed out by a generator's
-    ``__next__`` (tens of nanoseconds). The sequence depends only on ``rng``: the same seed
-    gives the same values in any process.
+    ``value.at(floats, i)`` reads ``floats[i:i + width]`` (what the simulator does: a scenario's
+    floats are drawn once, and each value knows where its own lie); ``value(u)`` takes the next
+    ``width`` floats from a uniform stream. Every kind reads a fixed number of floats, so a
+    scenario can place its values without rendering them, and render them only when asked.
     """
 
-    def floats():
-        while True:
-            yield from rng.random(block).tolist()
+    __slots__ = ("at", "width")
 
-    return floats().__next__
+    def __init__(self, at: Callable[[list, int], str], width: int):
+        self.at, self.width = at, width
+
+    def __call__(self, u: Uniform) -> str:
+        return self.at([u() for _ in range(self.width)], 0)
+
+
+Draw = Value  # the name older code used for a compiled spec
+
+
+class Uniforms:
+    """The uniform floats of one scenario, drawn from its NumPy generator a block at a time.
+
+    ``next()`` hands out the next float (tens of nanoseconds); ``take(n)`` hands out the next
+    ``n`` at once and returns the index of the first in :attr:`floats`, which keeps every float
+    drawn so far. A block is drawn exactly when the stream first reaches it, whichever method
+    asks, so the generator's state afterwards depends only on how many floats were used.
+    """
+
+    __slots__ = ("floats", "next", "_rng", "_block", "_chunk", "_stream")
+
+    def __init__(self, rng: np.random.Generator, block: int = 256):
+        self.floats: list[float] = []
+        self._rng, self._block = rng, block
+        self._chunk = iter(())
+        self._stream = self._blocks()
+        self.next: Uniform = self._stream.__next__
+
+    def _blocks(self):
+        while True:
+            chunk = self._rng.random(self._block).tolist()
+            self.floats += chunk
+            self._chunk = it = iter(chunk)
+            yield from it
+
+    @property
+    def position(self) -> int:
+        """How many floats have been handed out."""
+        return len(self.floats) - self._chunk.__length_hint__()
+
+    def take(self, n: int) -> int:
+        """Hand out the next ``n`` floats; the index of the first in :attr:`floats`."""
+        start = self.position
+        while n:
+            chunk = self._chunk  # the block the stream is handing out: skip within it directly
+            k = min(n, chunk.__length_hint__())
+            if k:
+                deque(islice(chunk, k), maxlen=0)
+                n -= k
+            if n:  # the block is used up: the stream draws the next one, as next() would
+                self.next()
+                n -= 1
+        return start
+
+
+def uniform_stream(rng: np.random.Generator, block: int = 256) -> Uniform:
+    """A function returning the next uniform float in [0, 1) from ``rng``, drawn in blocks
+    (:class:`Uniforms`). The sequence depends only on ``rng``: the same seed gives the same
+    values in any process."""
+    return Uniforms(rng, block).next
 
 
 def integer(u: Uniform, low: int, high: int) -> int:
@@ -46,90 +105,106 @@ def integer(u: Uniform, low: int, high: int) -> int:
     return low + int(u() * (high - low + 1))
 
 
-def _int(low: int, high: int) -> Draw:
+def _int(low: int, high: int) -> Value:
     span = high - low + 1
-    return lambda u: str(low + int(u() * span))
+    return Value(lambda F, i: str(low + int(F[i] * span)), 1)
 
 
-def _choice(options: tuple[str, ...]) -> Draw:
+def _choice(options: tuple[str, ...]) -> Value:
     n = len(options)
-    return lambda u: options[int(u() * n)]
+    return Value(lambda F, i: options[int(F[i] * n)], 1)
 
 
 _ALPHABETS = {"#": "0123456789", "%": _HEX, "?": _LOWER}
 
 
-def _run(kind: str, length: int) -> Draw:
+def _run(kind: str, length: int) -> Value:
     """``length`` random characters of one kind, from as few floats as possible: a float's 52
     random bits give 15 decimal or 13 hex digits, formatted in C."""
+    if kind == "?":
+        return Value(lambda F, i: "".join([_LOWER[int(x * 26)] for x in F[i:i + length]]), length)
     if kind == "#":
-        return lambda u: "".join(f"{int(u() * 1e15):015d}" for _ in range(-(-length // 15)))[:length]
-    if kind == "%":
-        return lambda u: "".join(f"{int(u() * 2**52):013x}" for _ in range(-(-length // 13)))[:length]
-    return lambda u: "".join(_LOWER[int(u() * 26)] for _ in range(length))
+        scale, digits, spec = 1e15, 15, "015d"
+    else:
+        scale, digits, spec = 2**52, 13, "013x"
+    n = -(-length // digits)
+    if n == 1:
+        return Value(lambda F, i: format(int(F[i] * scale), spec)[:length], 1)
+    return Value(lambda F, i: "".join([format(int(x * scale), spec) for x in F[i:i + n]])[:length], n)
 
 
-def _pattern(pattern: str) -> Draw:
+def _pattern(pattern: str) -> Value:
     # '#' is a digit, '%' a hex digit, '?' a lower-case letter; anything else is literal.
-    parts: list[str | Draw] = []
+    parts: list[str | tuple[Callable, int]] = []
+    width = 0
     for match in re.finditer(r"#+|%+|\?+|[^#%?]+", pattern):
         text = match.group(0)
-        parts.append(_run(text[0], len(text)) if text[0] in _ALPHABETS else text)
-    if len(parts) == 1 and callable(parts[0]):
-        return parts[0]
+        if text[0] in _ALPHABETS:
+            run = _run(text[0], len(text))
+            parts.append((run.at, width))
+            width += run.width
+        else:
+            parts.append(text)
+    if len(parts) == 1 and not isinstance(parts[0], str):
+        return Value(parts[0][0], width)
+    frozen = tuple(parts)
 
-    def draw(u: Uniform) -> str:
-        return "".join(p if isinstance(p, str) else p(u) for p in parts)
+    def at(F: list, i: int) -> str:
+        return "".join([p if isinstance(p, str) else p[0](F, i + p[1]) for p in frozen])
 
-    return draw
-
-
-def _ip(u: Uniform) -> str:
-    return f"10.{int(u() * 256)}.{int(u() * 256)}.{1 + int(u() * 254)}"
-
-
-def _public_ip(u: Uniform) -> str:
-    return f"{1 + int(u() * 222)}.{int(u() * 256)}.{int(u() * 256)}.{1 + int(u() * 254)}"
+    return Value(at, width)
 
 
-def _hex(digits: int) -> Draw:
+def _at_ip(F: list, i: int) -> str:
+    return f"10.{int(F[i] * 256)}.{int(F[i + 1] * 256)}.{1 + int(F[i + 2] * 254)}"
+
+
+def _at_public_ip(F: list, i: int) -> str:
+    return f"{1 + int(F[i] * 222)}.{int(F[i + 1] * 256)}.{int(F[i + 2] * 256)}.{1 + int(F[i + 3] * 254)}"
+
+
+def _hex(digits: int) -> Value:
     return _run("%", digits)
 
 
 _HEX32 = _run("%", 32)
 
 
-def _uuid(u: Uniform) -> str:
-    h = _HEX32(u)
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(u() * 4)]}{h[17:20]}-{h[20:]}"
+def _at_uuid(F: list, i: int) -> str:
+    h = _HEX32.at(F, i)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(F[i + 3] * 4)]}{h[17:20]}-{h[20:]}"
 
 
-def _block(u: Uniform) -> str:
+def _at_block(F: list, i: int) -> str:
     # Two floats give 60 random bits: a signed id like the real blk_-1608999687919862906.
-    value = (int(u() * 2**30) << 30) | int(u() * 2**30)
-    return f"blk_{'-' if u() < 0.5 else ''}{value * 7 + int(u() * 7)}"
+    value = (int(F[i] * 2**30) << 30) | int(F[i + 1] * 2**30)
+    return f"blk_{'-' if F[i + 2] < 0.5 else ''}{value * 7 + int(F[i + 3] * 7)}"
 
 
-def _path(prefix: str) -> Draw:
-    n = len(WORDS)
+def _path(prefix: str) -> Value:
+    n, head = len(WORDS), prefix.rstrip("/")
 
-    def draw(u: Uniform) -> str:
-        return f"{prefix.rstrip('/')}/{WORDS[int(u() * n)]}/{WORDS[int(u() * n)]}-{int(u() * 1000)}"
+    def at(F: list, i: int) -> str:
+        return f"{head}/{WORDS[int(F[i] * n)]}/{WORDS[int(F[i + 1] * n)]}-{int(F[i + 2] * 1000)}"
 
-    return draw
-
-
-def _mac(u: Uniform) -> str:
-    return ":".join(f"{int(u() * 256):02x}" for _ in range(6))
+    return Value(at, 3)
 
 
-def _float(low: float, high: float, digits: int) -> Draw:
-    return lambda u: f"{low + (high - low) * u():.{digits}f}"
+def _at_mac(F: list, i: int) -> str:
+    return ":".join([f"{int(x * 256):02x}" for x in F[i:i + 6]])
 
+
+def _float(low: float, high: float, digits: int) -> Value:
+    spec = f".{digits}f"
+    return Value(lambda F, i: format(low + (high - low) * F[i], spec), 1)
+
+
+_IP, _PUBLIC_IP = Value(_at_ip, 3), Value(_at_public_ip, 4)
+_UUID, _BLOCK, _MAC = Value(_at_uuid, 4), Value(_at_block, 4), Value(_at_mac, 6)
 
 KINDS = {
-    "ip": lambda: _ip,
-    "public_ip": lambda: _public_ip,
+    "ip": lambda: _IP,
+    "public_ip": lambda: _PUBLIC_IP,
     "int": lambda low, high: _int(int(low), int(high)),
     "port": lambda: _int(1024, 65535),
     "pid": lambda: _int(1000, 65535),
@@ -137,17 +212,17 @@ KINDS = {
     "host": lambda pattern: _pattern(pattern),
     "pattern": lambda pattern: _pattern(pattern),
     "hex": lambda digits: _hex(int(digits)),
-    "uuid": lambda: _uuid,
-    "block": lambda: _block,
+    "uuid": lambda: _UUID,
+    "block": lambda: _BLOCK,
     "path": lambda prefix="/var/lib": _path(prefix),
     "user": lambda: _choice(USERS),
     "word": lambda: _choice(WORDS),
-    "mac": lambda: _mac,
+    "mac": lambda: _MAC,
     "float": lambda low, high, digits=2: _float(float(low), float(high), int(digits)),
 }
 
 
-def compile_spec(spec: str) -> Draw:
+def compile_spec(spec: str) -> Value:
     """The drawing function of a value spec, or ``ValueError`` naming what is wrong."""
     match = _SPEC.match(spec.strip())
     if not match or match.group("kind") not in KINDS:

@@ -1,0 +1,138 @@
+"""Environment throughput: episodes per second through ``gymnasium.make`` (reset + step) for
+every task and source, one core; what a second ``make`` of a loaded data set costs; what
+``import rlog_env`` costs and pulls in; async against sync vector environments.
+
+Run: ``pytest benchmarks/ --benchmark-only`` (figures in ``extra_info["per_second"]``). The
+budget tests (no ``benchmark`` fixture) time with ``time.perf_counter``, best of several
+rounds, and assert only bounds that hold on a shared CI machine; they print the real figures
+(``-s``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import rlog_env
+
+ROUNDS = 1000
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = os.environ.get("RLOG_DATA_DIR") or str(REPO.parent / "shared" / "data")
+HAS_DATA = Path(DATA_DIR, "MANIFEST.tsv").is_file()
+ANSWER = "<think>The logs show the usual traffic.</think><answer>normal</answer>"
+# A realistic free-text answer (about 100 words), as a model writes for the text tasks.
+TEXT_ANSWER = (
+    "<think>The window shows the DataNode repeatedly failing to write blocks; the exception is "
+    "raised while receiving a block from a peer, and the retries stop after the volume fills. "
+    "Earlier lines are routine allocations, so the failure starts with the first exception.</think>"
+    "<answer>The DataNode could not store new blocks because its data volume ran out of free "
+    "space: every write after that point failed with an IOException, the client retried on other "
+    "nodes and the block was finally replicated elsewhere. Free space on the volume by deleting old "
+    "files or running the balancer, check the disk usage alerts, and restart the DataNode so that "
+    "it accepts writes again; then verify that under-replicated blocks recover.</answer>"
+)
+
+# (env id, source) pairs: every task on the simulator, every real source it has.
+CASES = [(env_id, "sim") for env_id in rlog_env.ENV_IDS] + [
+    ("RLog/AnomalyDetection-v0", "loghub"), ("RLog/AnomalyDetection-v0", "hdfs"),
+    ("RLog/AnomalyDetection-v0", "loglm"), ("RLog/LogParsing-v0", "loghub"),
+    ("RLog/LogParsing-v0", "loglm"), ("RLog/LogInterpretation-v0", "loglm"),
+    ("RLog/RootCauseAnalysis-v0", "loglm"), ("RLog/SolutionRecommendation-v0", "loglm"),
+]
+TEXT_IDS = ("RLog/LogInterpretation-v0", "RLog/RootCauseAnalysis-v0", "RLog/SolutionRecommendation-v0")
+
+
+def _make(env_id: str, source: str) -> gym.Env:
+    if source != "sim" and not HAS_DATA:
+        pytest.skip(f"no data directory at {DATA_DIR} (set RLOG_DATA_DIR)")
+    return gym.make(env_id, source=source, data_dir=None if source == "sim" else DATA_DIR)
+
+
+@pytest.mark.parametrize("env_id,source", CASES, ids=[f"{e.split('/')[1]}-{s}" for e, s in CASES])
+def test_episodes_per_second(benchmark, env_id, source):
+    env = _make(env_id, source)
+    env.reset(seed=0)
+
+    def run():
+        for _ in range(ROUNDS):
+            env.reset()
+            env.step(ANSWER)
+
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+    if benchmark.stats:  # None under --benchmark-disable
+        benchmark.extra_info["per_second"] = ROUNDS / benchmark.stats.stats.mean
+        benchmark.extra_info["best_per_second"] = ROUNDS / benchmark.stats.stats.min
+
+
+# -- budgets that CI can assert ---------------------------------------------------------------
+
+def _best(fn, rounds: int = 7) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="needs the data directory")
+@pytest.mark.parametrize("env_id,source", [("RLog/AnomalyDetection-v0", "loghub"),
+                                           ("RLog/AnomalyDetection-v0", "hdfs"),
+                                           ("RLog/LogInterpretation-v0", "loglm")])
+def test_second_make_of_a_real_source_is_cheap(env_id, source):
+    """A real data set is read once per process: the second ``make`` costs well under 1 ms
+    (the bound is 5 ms for a loaded CI machine)."""
+    gym.make(env_id, source=source, data_dir=DATA_DIR).close()
+    second = _best(lambda: gym.make(env_id, source=source, data_dir=DATA_DIR))
+    print(f"\nsecond make of {env_id} source={source}: {second * 1e3:.3f} ms")
+    assert second < 5e-3
+
+
+def test_import_pulls_no_heavy_modules():
+    """``import rlog_env`` in a fresh process: no torch (nor pandas, rich, transformers)."""
+    code = ("import sys, time; t = time.perf_counter(); import rlog_env; "
+            "t = time.perf_counter() - t; import json; "
+            "print(json.dumps([t, sorted(m for m in ('torch', 'pandas', 'rich', 'transformers', "
+            "'datasets', 'trl', 'scipy', 'matplotlib') if m in sys.modules)]))")
+    times, heavy = [], None
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=REPO)
+        seconds, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+        times.append(seconds)
+    print(f"\nimport rlog_env: best {min(times):.3f} s of {len(times)}; heavy modules: {heavy}")
+    assert heavy == []
+    assert min(times) < 3.0  # generous: numpy and gymnasium alone take 0.1-0.4 s
+
+
+def _vector_rate(mode: str, env_id: str, steps: int) -> float:
+    vec = gym.make_vec(env_id, num_envs=2, vector_mode=mode)
+    try:
+        vec.reset(seed=0)
+        actions = [TEXT_ANSWER, TEXT_ANSWER]
+        for _ in range(5):
+            vec.step(actions)
+        best = _best(lambda: [vec.step(actions) for _ in range(steps)], rounds=5)
+    finally:
+        vec.close()
+    return 2 * steps / best
+
+
+@pytest.mark.parametrize("env_id", TEXT_IDS)
+def test_async_vector_env_against_sync(env_id):
+    """Two sub-environments in worker processes against the same two in one process, stepping
+    with ~100-word answers (the text tasks' realistic scoring work). The speed-up needs two idle
+    cores; it is printed, and asserted only not to collapse (a shared CI machine may have one)."""
+    steps = 150
+    sync = _vector_rate("sync", env_id, steps)
+    async_ = _vector_rate("async", env_id, steps)
+    print(f"\n{env_id}: sync {sync:.0f} episodes/s, async {async_:.0f} episodes/s, "
+          f"ratio {async_ / sync:.2f} (cpu count {os.cpu_count()})")
+    assert async_ > 0.5 * sync
