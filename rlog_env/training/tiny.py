@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from rlog_env.models import import_llm
+from rlog_env.models import import_llm, make_readable
 
 BOS = "<|im_start|>"
 EOS = "<|im_end|>"
@@ -150,7 +150,7 @@ def build_tiny(config: TinyModelConfig, out_dir: str | os.PathLike, *, overwrite
         parameters = sum(p.numel() for p in model.parameters())
         (tmp / "README.md").write_text(_model_card(config, parameters, len(tokenizer), transformers.__version__),
                                        encoding="utf-8")
-        _make_readable(tmp)
+        make_readable(tmp)
         if final.exists():
             # Empty, or overwrite=True: move the old one aside first, then drop it.
             stale = final.parent / f".stale-{final.name}-{os.getpid()}-{time.time_ns()}"
@@ -297,16 +297,6 @@ def tiny_info(path: str | os.PathLike) -> dict:
             "num_heads": config["num_attention_heads"], "intermediate_size": config["intermediate_size"],
             "max_positions": config["max_position_embeddings"],
             "files": sorted(p.name for p in path.iterdir() if p.is_file())}
-
-
-def _make_readable(path: Path) -> None:
-    """mkdtemp makes a private directory; give the finished model the umask's usual modes."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o777 & ~umask)
-    for item in path.iterdir():
-        if item.is_file():
-            os.chmod(item, 0o666 & ~umask)
 
 
 def _model_card(config: TinyModelConfig, parameters: int, tokens: int, transformers_version: str) -> str:
