@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import islice
 from typing import Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
@@ -101,8 +102,8 @@ class _CompiledEvent:
     line_variables: tuple[str, ...]  # per-line variables this event's line needs
     template: str
     variables: int
-    line_source: str  # the whole line as one str.format template (layout, level, component, message)
-    draws: tuple[tuple[str, Callable, int], ...]  # (name, Value.at, offset) of each line variable
+    write: Callable[[list, int, Mapping[str, str], str], str]  # (floats, index, entities, timestamp) -> line
+    message: Callable[[list, int, Mapping[str, str]], str]  # (floats, index, entities) -> message
     width: int  # the uniform floats the line's variables read
 
 
@@ -118,10 +119,6 @@ class _CompiledFamily:
     entity_width: int
 
 
-def _escape(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
-
-
 def _placed(values: Iterable[tuple[str, Value]]) -> tuple[tuple[tuple[str, Callable, int], ...], int]:
     """Each value's name, reader and offset, drawn one after the other; the floats they read."""
     placed, width = [], 0
@@ -131,18 +128,61 @@ def _placed(values: Iterable[tuple[str, Value]]) -> tuple[tuple[tuple[str, Calla
     return tuple(placed), width
 
 
+def _writer(pieces: Iterable[tuple[str, str | None]], draws: Mapping[str, tuple[Callable, int]],
+            arguments: str) -> Callable:
+    """A function writing ``pieces`` (literal text and placeholders) as one f-string.
+
+    Each placeholder is a per-line variable in ``draws`` (its reader and offset: read once,
+    even if the text names it twice), ``timestamp``, or a scenario entity (``E[name]``). The
+    literals go into the source through ``repr``, the names are checked identifiers, and the
+    readers are bound by name: the catalogue's text is never code. A line costs one call
+    instead of a dict update per variable and a ``format_map``.
+    """
+    pieces = tuple(pieces)
+    used = [n for n in dict.fromkeys(name for _, name in pieces) if n in draws]
+    scope: dict[str, object] = {}
+    body = []
+    for k, name in enumerate(used):
+        at, offset = draws[name]
+        scope[f"_at{k}"] = at
+        body.append(f"    v{k} = _at{k}(F, i + {offset})")
+    local = {name: f"v{k}" for k, name in enumerate(used)}
+    parts = []
+    for literal, name in pieces:
+        if literal:
+            parts.append(repr(literal))
+        if name is not None:
+            if not name.isidentifier():  # the catalogue checks this; the guard keeps it code-safe
+                raise ValueError(f"placeholder {name!r} is not an identifier")
+            expression = local.get(name) or ("timestamp" if name == "timestamp" else f"E[{name!r}]")
+            parts.append(f'f"{{{expression}}}"')
+    source = (f"def write({arguments}):\n" + "".join(line + "\n" for line in body)
+              + f"    return {' '.join(parts) or repr('')}\n")
+    exec(compile(source, f"<simulator line {''.join(lit for lit, _ in pieces)[:40]!r}>", "exec"), scope)
+    return scope["write"]
+
+
 def _compile_event(family: Family, event: Event) -> _CompiledEvent:
     names = set(event.message.names) | set(event.component.names) | set(family.layout.names)
-    # One format template per line instead of three renders: the event's level, component
-    # and message are put into the family layout once, here.
-    fixed = {"level": _escape(family.levels[event.level]), "component": event.component.source,
-             "message": event.message.source}
-    line_source = "".join(_escape(literal) + ("" if name is None else fixed.get(name, "{" + name + "}"))
-                          for literal, name in family.layout.pieces)
     line_variables = tuple(sorted(n for n in names if n in family.variables))
-    draws, width = _placed((n, family.variables[n]) for n in line_variables)
+    placed, width = _placed((n, family.variables[n]) for n in line_variables)
+    draws = {name: (at, offset) for name, at, offset in placed}
+    # The event's level, component and message are put into the family layout once, here.
+    level = family.levels[event.level]
+    line = []
+    for literal, name in family.layout.pieces:
+        line.append((literal, None))
+        if name == "level":
+            line.append((level, None))
+        elif name == "component":
+            line.extend(event.component.pieces)
+        elif name == "message":
+            line.extend(event.message.pieces)
+        elif name is not None:
+            line.append(("", name))
     return _CompiledEvent(event, line_variables, event.message.parsing_template(),
-                          len(event.message.names), line_source, draws, width)
+                          len(event.message.names), _writer(line, draws, "F, i, E, timestamp"),
+                          _writer(event.message.pieces, draws, "F, i, E"), width)
 
 
 @lru_cache(maxsize=None)
@@ -215,42 +255,37 @@ class Scenario:
     def abnormal(self) -> bool:
         return any(abnormal for _, abnormal in self._events)
 
-    def _render(self, stop: int, messages: bool) -> list:
-        """The first ``stop`` lines: their text, or (with ``messages``) their :class:`Line`."""
-        F, values = self._floats, dict(self.entities)  # reused: each line sets the names it uses
-        format_time = self._compiled.format_time
-        moment, i = self._start, self._base
-        out = []
-        for event, abnormal in self._events[:stop]:
-            for name, at, offset in event.draws:
-                values[name] = at(F, i + offset)
-            i += event.width
+    def _placed_lines(self):
+        """Each line's event, label, first float and time (microseconds), in order."""
+        F, moment, i = self._floats, self._start, self._base
+        for event, abnormal in self._events:
+            j = i + event.width  # the line's variables read F[i:j]; its gap, the next two
             # Gaps between lines: mostly milliseconds, now and then seconds.
-            moment += int(F[i] * F[i + 1] * 4_000_000)
-            i += 2
-            values["timestamp"] = format_time(moment)
-            text = event.line_source.format_map(values)
-            if messages:
-                out.append(Line(text, event.event.message.source.format_map(values), event.template,
-                                abnormal, event.event.id, event.variables))
-            else:
-                out.append(text)
-        return out
+            moment += int(F[j] * F[j + 1] * 4_000_000)
+            yield event, abnormal, i, moment
+            i = j + 2
+
+    def _line(self, event: _CompiledEvent, abnormal: bool, i: int, moment: int) -> Line:
+        F, E = self._floats, self.entities
+        return Line(event.write(F, i, E, self._compiled.format_time(moment)), event.message(F, i, E),
+                    event.template, abnormal, event.event.id, event.variables)
 
     @cached_property
     def texts(self) -> tuple[str, ...]:
         """Each line's text."""
-        return tuple(self._render(len(self._events), False))
+        F, E, format_time = self._floats, self.entities, self._compiled.format_time
+        return tuple([event.write(F, i, E, format_time(moment))
+                      for event, _, i, moment in self._placed_lines()])
 
     @cached_property
     def lines(self) -> tuple[Line, ...]:
-        return tuple(self._render(len(self._events), True))
+        return tuple([self._line(*placed) for placed in self._placed_lines()])
 
     def line(self, index: int) -> Line:
-        """Line ``index`` alone (the lines before it are not written)."""
+        """Line ``index`` alone (the lines before it are stepped over, not written)."""
         if "lines" in self.__dict__:
             return self.lines[index]
-        return self._render(range(len(self._events))[index] + 1, True)[-1]
+        return self._line(*next(islice(self._placed_lines(), range(len(self._events))[index], None)))
 
     @property
     def window(self) -> str:

@@ -120,17 +120,20 @@ _ALPHABETS = {"#": "0123456789", "%": _HEX, "?": _LOWER}
 
 def _run(kind: str, length: int) -> Value:
     """``length`` random characters of one kind, from as few floats as possible: a float's 52
-    random bits give 15 decimal or 13 hex digits, formatted in C."""
+    random bits give 15 decimal or 13 hex digits. Zero-padding comes from adding the next
+    power of the base and dropping its leading 1 (``str``/``hex`` cost a fraction of a
+    ``format`` spec)."""
     if kind == "?":
         return Value(lambda F, i: "".join([_LOWER[int(x * 26)] for x in F[i:i + length]]), length)
     if kind == "#":
-        scale, digits, spec = 1e15, 15, "015d"
+        scale, digits, lead, skip, text = 1e15, 15, 10**15, 1, str
     else:
-        scale, digits, spec = 2**52, 13, "013x"
+        scale, digits, lead, skip, text = 2**52, 13, 2**52, 3, hex  # hex(2**52 + v) = '0x1' + 13 digits
     n = -(-length // digits)
+    end = skip + length
     if n == 1:
-        return Value(lambda F, i: format(int(F[i] * scale), spec)[:length], 1)
-    return Value(lambda F, i: "".join([format(int(x * scale), spec) for x in F[i:i + n]])[:length], n)
+        return Value(lambda F, i: text(int(F[i] * scale) + lead)[skip:end], 1)
+    return Value(lambda F, i: "".join([text(int(x * scale) + lead)[skip:] for x in F[i:i + n]])[:length], n)
 
 
 def _pattern(pattern: str) -> Value:
@@ -147,6 +150,9 @@ def _pattern(pattern: str) -> Value:
             parts.append(text)
     if len(parts) == 1 and not isinstance(parts[0], str):
         return Value(parts[0][0], width)
+    if len(parts) == 2 and isinstance(parts[0], str):  # the usual host name: "dn-###"
+        prefix, (run, offset) = parts
+        return Value(lambda F, i: prefix + run(F, i + offset), width)
     frozen = tuple(parts)
 
     def at(F: list, i: int) -> str:
@@ -167,12 +173,14 @@ def _hex(digits: int) -> Value:
     return _run("%", digits)
 
 
-_HEX32 = _run("%", 32)
+_H = 2**52
 
 
 def _at_uuid(F: list, i: int) -> str:
-    h = _HEX32.at(F, i)
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(F[i + 3] * 4)]}{h[17:20]}-{h[20:]}"
+    # 32 hex digits from three floats of 13 each (as _run("%", 32) writes them), version 4.
+    a, b, c = hex(int(F[i] * _H) + _H), hex(int(F[i + 1] * _H) + _H), hex(int(F[i + 2] * _H) + _H)
+    a, b, c = a[3:], b[3:], c[3:]  # hex(2**52 + v) is '0x1' and v's 13 digits
+    return f"{a[:8]}-{a[8:12]}-4{b[:3]}-{'89ab'[int(F[i + 3] * 4)]}{b[4:7]}-{b[7:]}{c[:6]}"
 
 
 def _at_block(F: list, i: int) -> str:
@@ -190,8 +198,11 @@ def _path(prefix: str) -> Value:
     return Value(at, 3)
 
 
+_BYTES = tuple(f"{k:02x}" for k in range(256))
+
+
 def _at_mac(F: list, i: int) -> str:
-    return ":".join([f"{int(x * 256):02x}" for x in F[i:i + 6]])
+    return ":".join([_BYTES[int(x * 256)] for x in F[i:i + 6]])
 
 
 def _float(low: float, high: float, digits: int) -> Value:
