@@ -31,6 +31,7 @@ __all__ = [
     "bootstrap_metric",
     "parsing_metrics",
     "text_metrics",
+    "TextMetrics",
 ]
 
 _EVAL_EXTRA_HINT = "pip install 'rlog_env[eval]'"
@@ -226,25 +227,52 @@ def text_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[
     Needs the optional extra ``eval``; raises :class:`ImportError` naming it otherwise.
     """
     _check_lengths("predictions", predictions, "references", references)
-    try:
-        import sacrebleu
-        from rouge_score import rouge_scorer
-    except ImportError as error:
-        raise ImportError(
-            f"text_metrics needs sacrebleu and rouge-score: {_EVAL_EXTRA_HINT} "
-            f"({error})"
-        ) from error
-    hypotheses = ["" if p is None else str(p) for p in predictions]
-    refs = [str(r) for r in references]
-    bleu = sacrebleu.corpus_bleu(hypotheses, [refs]).score
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
-    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for hypothesis, reference in zip(hypotheses, refs):
-        scores = scorer.score(reference, hypothesis)  # (target, prediction)
-        for name in totals:
-            totals[name] += scores[name].fmeasure
-    n = len(refs)
-    return {"bleu4": float(bleu), **{name: 100.0 * total / n for name, total in totals.items()}}
+    text = TextMetrics()
+    for prediction, reference in zip(predictions, references):
+        text.add(prediction, reference)
+    return text.result()
+
+
+class TextMetrics:
+    """:func:`text_metrics` gathered one (prediction, reference) pair at a time, in constant
+    memory: sacrebleu's per-sentence n-gram statistics are summed (corpus BLEU is computed
+    from those sums, exactly as ``corpus_bleu`` does) and so are the ROUGE F-measures."""
+
+    def __init__(self) -> None:
+        try:
+            import sacrebleu
+            from rouge_score import rouge_scorer
+        except ImportError as error:
+            self._missing: ImportError | None = ImportError(
+                f"text_metrics needs sacrebleu and rouge-score: {_EVAL_EXTRA_HINT} ({error})")
+            return
+        self._missing = None
+        self._bleu = sacrebleu.BLEU()  # corpus_bleu's defaults: 13a tokens, case kept, exp smoothing
+        self._rouge = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
+        self._stats: list[int] | None = None
+        self._totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+        self._n = 0
+
+    def add(self, prediction: str | None, reference: str) -> None:
+        """Count one pair (a ``None`` prediction counts as ``""``)."""
+        if self._missing is not None:
+            return
+        hypothesis, reference = "" if prediction is None else str(prediction), str(reference)
+        stats = self._bleu._extract_corpus_statistics([hypothesis], [[reference]])[0]
+        self._stats = list(stats) if self._stats is None else [a + b for a, b in zip(self._stats, stats)]
+        scores = self._rouge.score(reference, hypothesis)  # (target, prediction)
+        for name in self._totals:
+            self._totals[name] += scores[name].fmeasure
+        self._n += 1
+
+    def result(self) -> dict[str, float]:
+        """``bleu4``, ``rouge1``, ``rouge2``, ``rougeL`` in per cent, as :func:`text_metrics`."""
+        if self._missing is not None:
+            raise self._missing
+        if not self._n:
+            raise ValueError("expects at least one (prediction, reference) pair, got none")
+        bleu = self._bleu._compute_score_from_stats(self._stats).score
+        return {"bleu4": float(bleu), **{name: 100.0 * total / self._n for name, total in self._totals.items()}}
 
 
 # -- bootstrap --------------------------------------------------------------------------------
@@ -276,24 +304,44 @@ def bootstrap_ci(
     ``np.random.default_rng(seed)``, computes the statistic on each and returns its
     ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles (numpy's default linear
     interpolation). The same seed and inputs always give the same interval. ``statistic`` is
-    first called once on the whole ``(n_resamples, n)`` matrix with ``axis=-1`` (fast for numpy
+    first called on a whole ``(resamples, n)`` matrix with ``axis=-1`` (fast for numpy
     reductions); if it does not take ``axis`` or returns another shape, it is called per
-    resample.
+    resample. Resamples are drawn in blocks of at most 4 Mi indices (one block, the whole
+    matrix, below that), so memory stays bounded however long the split.
     """
     _check_bootstrap(n_resamples, confidence)
     data = np.asarray(values, dtype=float)
     if data.ndim != 1 or data.size == 0:
         raise ValueError(f"expects a non-empty 1-D sequence of values, got shape {data.shape}")
-    rng = np.random.default_rng(seed)
-    samples = data[rng.integers(0, data.size, size=(n_resamples, data.size))]
-    stats = None
+    stats = np.concatenate([_statistics(statistic, data[rows])
+                            for rows in _resampled_rows(seed, data.size, n_resamples)])
+    return _percentile_interval(stats, confidence)
+
+
+def _statistics(statistic: Callable[..., Any], samples: np.ndarray) -> np.ndarray:
+    """``statistic`` of each row of ``samples``: once on the whole matrix with ``axis=-1`` when
+    it takes that, else row by row."""
     try:
         stats = np.asarray(statistic(samples, axis=-1), dtype=float)
+        if stats.shape == (len(samples),):
+            return stats
     except TypeError:
         pass
-    if stats is None or stats.shape != (n_resamples,):
-        stats = np.array([float(statistic(row)) for row in samples])
-    return _percentile_interval(stats, confidence)
+    return np.array([float(statistic(row)) for row in samples])
+
+
+# Resample indices are drawn in blocks of at most this many (32 MB): a split of 100,000
+# episodes would otherwise take 800 MB of indices for 1,000 resamples. A split small enough
+# for one block gets exactly the indices of one ``integers(0, n, size=(n_resamples, n))`` call.
+_BLOCK = 1 << 22
+
+
+def _resampled_rows(seed: int, n: int, n_resamples: int):
+    """The bootstrap's resamples of ``range(n)``, as blocks of index rows, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    per_block = max(1, _BLOCK // n)
+    for start in range(0, n_resamples, per_block):
+        yield rng.integers(0, n, size=(min(per_block, n_resamples - start), n))
 
 
 def _take(column: Sequence[Any], index: np.ndarray) -> Sequence[Any]:
@@ -334,16 +382,15 @@ def bootstrap_metric(
             "expects non-empty columns of one length, got lengths "
             f"{[len(column) for column in columns]}"
         )
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, n, size=(n_resamples, n))
-    stats = np.empty(n_resamples)
-    for r in range(n_resamples):
-        result = fn(*(_take(column, indices[r]) for column in columns))
-        if isinstance(result, Mapping):
-            if key is None:
-                raise ValueError(
-                    f"expects key= to pick one of {sorted(result)} from the mapping fn returns"
-                )
-            result = result[key]
-        stats[r] = float(result)
-    return _percentile_interval(stats, confidence)
+    stats = []
+    for rows in _resampled_rows(seed, n, n_resamples):
+        for index in rows:
+            result = fn(*(_take(column, index) for column in columns))
+            if isinstance(result, Mapping):
+                if key is None:
+                    raise ValueError(
+                        f"expects key= to pick one of {sorted(result)} from the mapping fn returns"
+                    )
+                result = result[key]
+            stats.append(float(result))
+    return _percentile_interval(np.array(stats), confidence)
