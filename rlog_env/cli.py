@@ -305,15 +305,14 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                  as_json: bool = False, out=None) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
-    from rlog_env.leaderboard.runner import evaluate
+    from rlog_env.leaderboard.results import read_results
+    from rlog_env.leaderboard.runner import run
 
     out = out or sys.stdout
-    frame = evaluate(list(agents), envs, source=source, split=split, episodes=episodes,
-                     data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
-                     domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout,
-                     full=False)
-    run_path = Path(frame.attrs["run_dir"])
-    board = tables.leaderboard(frame)
+    run_path = run(list(agents), envs, source=source, split=split, episodes=episodes,
+                   data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
+                   domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout)
+    board = tables.leaderboard(read_results(run_path))  # streamed: memory does not grow with episodes
     tables.write(board, run_path)
     if as_json:
         _print_json({"run_dir": str(run_path), "leaderboard": board}, out)
@@ -326,13 +325,13 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
 def leaderboard_command(runs: Sequence[str], as_json: bool = False, out=None) -> int:
     """Print (and write into the first run) the leaderboard of one or more runs."""
     from rlog_env.leaderboard import tables
-    from rlog_env.leaderboard.results import read_frame
+    from rlog_env.leaderboard.results import read_results
 
     out = out or sys.stdout
     for run in runs:
         if not (Path(run) / "results.jsonl").exists():
             raise FileNotFoundError(f"{run} is not a run directory (no results.jsonl); pass the path rlog eval printed")
-    board = tables.leaderboard(read_frame(runs, full=False))
+    board = tables.leaderboard(record for run in runs for record in read_results(Path(run)))
     tables.write(board, Path(runs[0]))
     if as_json:
         _print_json(board, out)

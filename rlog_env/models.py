@@ -66,6 +66,41 @@ class ModelError(RuntimeError):
     """A model could not be obtained: what failed, from every source that was tried."""
 
 
+class UnsafeModelError(ValueError):
+    """A model directory offers its weights only in a pickle-based format, which can run
+    arbitrary code when loaded: refused."""
+
+
+# Weight files in Python's pickle format (torch.save and friends): loading one can run code.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+def require_safetensors(path: str | os.PathLike) -> None:
+    """Refuse a local model directory whose weights are not in safetensors.
+
+    Models come from others; a pickle-based weight file (``pytorch_model.bin``, ``*.pt``,
+    ``*.pkl``, ...) runs whatever code it carries when unpickled. Every loader of this package
+    passes ``use_safetensors=True`` to transformers; this check turns a directory without
+    ``model.safetensors`` (or its sharded index) into a clear :class:`UnsafeModelError`
+    naming the pickle files found and the fix, before transformers is asked. A path that is not
+    a local directory (a hub id) is left to ``use_safetensors=True``, which downloads only
+    safetensors files.
+    """
+    directory = Path(path).expanduser()
+    if not directory.is_dir() or any((directory / name).is_file() for name in SAFETENSORS_FILES):
+        return
+    pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    if pickles:
+        raise UnsafeModelError(
+            f"{directory} holds its weights only as pickle ({', '.join(pickles)}), which can run code "
+            "when loaded; rlog_env loads models through safetensors only. Convert the weights to "
+            "model.safetensors with a tool and in an environment you trust (e.g. "
+            "model.save_pretrained(dir, safe_serialization=True)), or use a directory that has them.")
+    raise UnsafeModelError(f"{directory} has no model.safetensors (nor model.safetensors.index.json): "
+                           "not a model directory rlog_env can load")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the cache knows how to obtain."""

@@ -15,12 +15,16 @@ vLLM, llama.cpp's server, Ollama, text-generation-inference and hosted APIs all 
   sent as ``Authorization: Bearer …``; it is never stored on the agent, so it appears in no
   ``repr``, parameter dump or log. No variable set (a local server): no header.
 - **Concurrency** is bounded: at most ``max_concurrency`` requests are in flight (a thread pool).
-- **Timeouts**: ``timeout`` seconds bound every socket operation of a request (connecting,
-  each read), so a stalled server costs at most that long per attempt.
-- **Retries**: connection errors, timeouts, malformed bodies and HTTP 408/409/425/429/5xx are
-  retried up to ``retries`` times, waiting ``backoff * 2**attempt`` seconds (a little jitter
-  added; a numeric ``Retry-After`` header is honoured, up to 60 s). Other HTTP errors
-  (400, 401, 404, ...) are not retried.
+- **Timeouts**: ``timeout`` seconds bound each attempt as a whole, from sending the request to
+  the last byte of the answer (connecting, each socket operation): a server that never answers,
+  or answers a byte at a time, is cut off at the deadline (a timer shuts the attempt's socket
+  down) and costs at most that long.
+- **Retries**: connection errors (refused, reset), timeouts, malformed bodies and HTTP
+  408/409/425/429/5xx are retried up to ``retries`` times, so a request reaches the server at
+  most ``retries + 1`` times; the wait is ``backoff * 2**attempt`` seconds (a little jitter
+  added), or the ``Retry-After`` header's (seconds or an HTTP date) when it asks for longer, up
+  to ``max_retry_wait`` seconds. Other HTTP errors (400, 401, 404, ...) are not retried. A
+  body over 32 MiB is refused (not retried).
 - **A request that finally fails never raises**: its answer is ``""`` and the reason goes to
   ``last_errors_[i]`` (the evaluation runner records it on the episode); the other answers of
   the batch are unaffected.
@@ -31,6 +35,7 @@ host bypass any ``http_proxy`` of the environment.
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import ipaddress
 import json
@@ -43,6 +48,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from rlog_env.agents.base import Observation
@@ -50,7 +56,8 @@ from rlog_env.agents.transformers_agent import _Params
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
 RETRY_HTTP_CODES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-MAX_RETRY_AFTER = 60.0
+MAX_RETRY_AFTER = 60.0  # the default of max_retry_wait
+MAX_RESPONSE_BYTES = 32 << 20
 USER_AGENT = "rlog_env-openai-agent/0.1"
 
 
@@ -61,6 +68,99 @@ class RequestFailed(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class _Deadline:
+    """Ends one attempt at its deadline: a timer shuts the attempt's socket down, which wakes
+    a read blocked on it (per-operation socket timeouts alone let a server that sends a byte
+    now and then hold a request for ever)."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def finish(self) -> None:
+        """The attempt is over: no shutdown after this returns (the socket may be reused)."""
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        # The plain socket's shutdown, also for an SSL socket (whose own would drop its TLS
+        # state under the reading thread).
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _WatchedOpen:
+    """A handler mixin: every connection it opens is attached to the attempt's deadline."""
+
+    def __init__(self, deadline: _Deadline, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **kwargs):
+        deadline = self.deadline
+
+        def connection(*args, **kw):
+            conn = http_class(*args, **kw)
+            connect = conn.connect
+
+            def watched_connect():
+                connect()
+                deadline.attach(conn.sock)
+
+            conn.connect = watched_connect
+            return conn
+
+        return super().do_open(connection, req, **kwargs)
+
+
+class _HTTPHandler(_WatchedOpen, urllib.request.HTTPHandler):
+    pass
+
+
+class _HTTPSHandler(_WatchedOpen, urllib.request.HTTPSHandler):
+    pass
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - datetime.now(timezone.utc)).total_seconds()
 
 
 def _is_loopback(url: str) -> bool:
@@ -78,8 +178,8 @@ class OpenAIAgent(_Params):
 
     def __init__(self, model: str, base_url: str, *, api_key_env: str | None = "OPENAI_API_KEY",
                  reasoning: str = THINK_FIRST, max_concurrency: int = 8, timeout: float = 60.0,
-                 retries: int = 3, backoff: float = 0.5, temperature: float = 0.0, max_tokens: int = 512,
-                 name: str | None = None):
+                 retries: int = 3, backoff: float = 0.5, max_retry_wait: float = MAX_RETRY_AFTER,
+                 temperature: float = 0.0, max_tokens: int = 512, name: str | None = None):
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
@@ -88,6 +188,7 @@ class OpenAIAgent(_Params):
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_retry_wait = max_retry_wait
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.name = name if name is not None else f"openai:{model}@{base_url}"
@@ -111,6 +212,8 @@ class OpenAIAgent(_Params):
             raise ValueError(f"OpenAIAgent expects timeout > 0 seconds, got {self.timeout!r}")
         if not self.backoff >= 0:
             raise ValueError(f"OpenAIAgent expects backoff >= 0 seconds, got {self.backoff!r}")
+        if not self.max_retry_wait >= 0:
+            raise ValueError(f"OpenAIAgent expects max_retry_wait >= 0 seconds, got {self.max_retry_wait!r}")
 
     @property
     def url(self) -> str:
@@ -127,8 +230,7 @@ class OpenAIAgent(_Params):
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(self.url) else []
-        opener = urllib.request.build_opener(*handlers)
+        proxies = [urllib.request.ProxyHandler({})] if _is_loopback(self.url) else []
         answers: list[str] = [""] * n
         errors: list[str | None] = [None] * n
         usage: list[dict[str, int] | None] = [None] * n
@@ -141,7 +243,7 @@ class OpenAIAgent(_Params):
             for attempt in range(self.retries + 1):
                 attempts[i] = attempt + 1
                 try:
-                    answers[i], usage[i] = self._post(opener, body, headers)
+                    answers[i], usage[i] = self._post(proxies, body, headers)
                     errors[i] = None
                     return
                 except RequestFailed as failure:
@@ -151,9 +253,9 @@ class OpenAIAgent(_Params):
                     with jitter_lock:
                         factor = 1.0 + 0.25 * jitter.random()
                     delay = self.backoff * (2 ** attempt) * factor
-                    if failure.retry_after is not None:
-                        delay = max(delay, min(failure.retry_after, MAX_RETRY_AFTER))
-                    time.sleep(delay)
+                    if failure.retry_after is not None and failure.retry_after > delay:
+                        delay = failure.retry_after
+                    time.sleep(min(delay, self.max_retry_wait))
                 except Exception as error:  # noqa: BLE001 - a request never aborts the run
                     errors[i] = f"{type(error).__name__}: {error}"
                     return
@@ -172,35 +274,22 @@ class OpenAIAgent(_Params):
         return {"model": self.model, "messages": messages, "temperature": self.temperature,
                 "max_tokens": self.max_tokens}
 
-    def _post(self, opener, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None]:
+    def _post(self, proxies: list, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None]:
+        """One attempt: the answer and usage, or :class:`RequestFailed`."""
+        deadline = _Deadline(self.timeout)
+        opener = urllib.request.build_opener(*proxies, _HTTPHandler(deadline), _HTTPSHandler(deadline))
         request = urllib.request.Request(self.url, data=body, headers=dict(headers), method="POST")
         try:
             with opener.open(request, timeout=self.timeout) as response:
-                raw = response.read()
+                raw = _read_limited(response)
         except urllib.error.HTTPError as error:
-            detail = ""
-            try:
-                detail = error.read(500).decode("utf-8", "replace").strip()
-            except Exception:  # noqa: BLE001
-                pass
-            retry_after = None
-            value = error.headers.get("Retry-After") if error.headers else None
-            if value:
-                try:
-                    retry_after = float(value)
-                except ValueError:
-                    retry_after = None
-            message = f"HTTP {error.code} {error.reason}" + (f": {detail[:200]}" if detail else "")
-            raise RequestFailed(message, error.code in RETRY_HTTP_CODES, retry_after) from None
-        except urllib.error.URLError as error:
-            reason = error.reason
-            if isinstance(reason, (TimeoutError, socket.timeout)):
-                raise RequestFailed(f"timed out after {self.timeout:g}s", True) from None
-            raise RequestFailed(f"connection error: {reason}", True) from None
-        except (TimeoutError, socket.timeout):
-            raise RequestFailed(f"timed out after {self.timeout:g}s", True) from None
-        except (http.client.HTTPException, ConnectionError, OSError) as error:
-            raise RequestFailed(f"connection error: {type(error).__name__}: {error}", True) from None
+            failure = _http_failure(error)  # its body is read under the deadline too
+            deadline.finish()
+            raise failure from None
+        except Exception as error:  # noqa: BLE001 - sorted out by _failure
+            deadline.finish()
+            raise self._failure(error, deadline.expired) from None
+        deadline.finish()
         try:
             data = json.loads(raw)
             message = data["choices"][0]["message"]
@@ -216,3 +305,47 @@ class OpenAIAgent(_Params):
         else:
             usage = None
         return content, usage
+
+
+    def _failure(self, error: Exception, expired: bool) -> Exception:
+        """What a failed attempt's exception means: retryable or not."""
+        if expired:
+            # Whatever the socket cut off at the deadline raised (a reset, a short read, ...).
+            return RequestFailed(f"timed out after {self.timeout:g}s", True)
+        if isinstance(error, RequestFailed):
+            return error
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            return RequestFailed(f"timed out after {self.timeout:g}s", True)
+        if isinstance(reason, (http.client.HTTPException, OSError)):
+            return RequestFailed(f"connection error: {type(reason).__name__}: {reason}", True)
+        if isinstance(error, urllib.error.URLError):
+            return RequestFailed(f"connection error: {reason}", True)
+        return error
+
+
+def _http_failure(error: urllib.error.HTTPError) -> RequestFailed:
+    """An HTTP error status as a :class:`RequestFailed`, with the start of its body."""
+    detail = ""
+    try:
+        detail = error.read(500).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - the status says enough
+        pass
+    retry_after = _retry_after(error.headers.get("Retry-After") if error.headers else None)
+    message = f"HTTP {error.code} {error.reason}" + (f": {detail[:200]}" if detail else "")
+    return RequestFailed(message, error.code in RETRY_HTTP_CODES, retry_after)
+
+
+def _read_limited(response) -> bytes:
+    """The whole body, or :class:`RequestFailed` past :data:`MAX_RESPONSE_BYTES`."""
+    chunks, size = [], 0
+    while True:
+        chunk = response.read(1 << 16)
+        if not chunk:
+            if getattr(response, "length", None):  # the connection ended before Content-Length
+                raise http.client.IncompleteRead(b"".join(chunks), response.length)
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise RequestFailed(f"response larger than {MAX_RESPONSE_BYTES >> 20} MiB", False)
+        chunks.append(chunk)

@@ -5,18 +5,24 @@
   ``rlog model get smollm2-135m``);
 - ``transformers:PATH_OR_ID``: a local transformers model, prompt-only;
 - ``openai:MODEL@BASE_URL``: any OpenAI-compatible server (the model name may contain ``:``);
-- ``python:module:callable``: a user's own agent object, agent factory, or function
-  ``prompt -> answer``.
+- ``python:module:callable``: a user's own agent object, agent class, or function
+  ``prompt -> answer``. The spec is parsed, never evaluated: ``module`` must be a dotted
+  module path and ``callable`` a plain name; that module (and its parent packages) is the only
+  one imported, and the name is looked up in it with ``getattr`` alone. A missing module, a
+  missing name or something that is not an agent is a ``ValueError`` naming the spec.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 from rlog_env.agents.base import Agent, as_agent
 
 PREFIXES = ("transformers:", "openai:", "python:")
+_MODULE_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def builtin_names() -> tuple[str, ...]:
@@ -43,16 +49,7 @@ def make_agent(spec: str, **options: Any) -> Agent:
             raise ValueError(f"expected openai:MODEL@BASE_URL (e.g. openai:qwen3:8b@http://localhost:8000/v1), got {spec!r}")
         return OpenAIAgent(model, base_url, **options)
     if spec.startswith("python:"):
-        module_name, sep, attribute = spec.split(":", 1)[1].rpartition(":")
-        if not sep:
-            raise ValueError(f"expected python:module:callable, got {spec!r}")
-        try:
-            obj = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"cannot load {spec!r}: {exc}") from None
-        if isinstance(obj, type):
-            obj = obj(**options)
-        return as_agent(obj, name=spec)
+        return _python_agent(spec, options)
     if spec == "smollm2-135m":
         from rlog_env.agents.transformers_agent import TransformersAgent
 
@@ -66,3 +63,32 @@ def make_agent(spec: str, **options: Any) -> Agent:
         f"unknown agent {spec!r}: expected one of {', '.join(builtin_names())}, or "
         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable"
     )
+
+
+def _python_agent(spec: str, options: dict[str, Any]) -> Agent:
+    """The agent ``python:module:callable`` names (see the module docstring)."""
+    module_name, sep, attribute = spec[len("python:"):].rpartition(":")
+    if not sep or not _MODULE_PATH.match(module_name) or not _NAME.match(attribute):
+        raise ValueError(f"expected python:module:callable with a dotted module path and a name "
+                         f"(e.g. python:my_agents:answer), got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"cannot load {spec!r}: no module named {exc.name!r} on the Python path "
+                         "(run from the directory that holds it, or add it to PYTHONPATH)") from None
+    except Exception as exc:  # the user's module failed on import: name it, with the reason
+        raise ValueError(f"cannot load {spec!r}: importing {module_name!r} raised "
+                         f"{type(exc).__name__}: {exc}") from exc
+    try:
+        obj = getattr(module, attribute)
+    except AttributeError:
+        raise ValueError(f"cannot load {spec!r}: module {module_name!r} has no attribute {attribute!r}") from None
+    if isinstance(obj, type):
+        obj = obj(**options)
+    elif options:
+        raise ValueError(f"{spec!r} names a {type(obj).__name__}, not a class: it takes no options "
+                         f"(got {sorted(options)})")
+    if not (hasattr(obj, "act") and hasattr(obj, "reasoning")) and not callable(obj):
+        raise ValueError(f"{spec!r} names a {type(obj).__name__}, not an agent (an object with act() and "
+                         "reasoning), an agent class or a function prompt -> answer")
+    return as_agent(obj, name=spec)

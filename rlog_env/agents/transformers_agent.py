@@ -9,7 +9,9 @@
 
 - **Loading** happens on the first ``act`` (or ``load()``): the tokenizer and the model from a
   local directory or a hub id, safetensors only (``use_safetensors=True``: no pickle is ever
-  unpickled), ``trust_remote_code`` off unless asked. A name of :data:`rlog_env.models.KNOWN_MODELS`
+  unpickled; a directory with only ``pytorch_model.bin``/``*.pt``/``*.pkl`` weights is refused
+  with :class:`rlog_env.models.UnsafeModelError`), ``trust_remote_code`` off unless asked (with
+  it off, an ``auto_map`` in the model's config.json runs none of the directory's Python files). A name of :data:`rlog_env.models.KNOWN_MODELS`
   (``"smollm2-135m"``) that is not an existing path is fetched into the model cache first.
 - **Prompts** are the observation's chat messages (system + user) through the tokenizer's chat
   template with ``add_generation_prompt=True``; a tokenizer without a chat template gets the
@@ -45,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rlog_env.agents.base import Observation
-from rlog_env.models import import_llm
+from rlog_env.models import import_llm, require_safetensors
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -147,6 +149,7 @@ class TransformersAgent(_Params):
         else:
             dtype = getattr(torch, self.dtype)
         path = self._resolve_model_path()
+        require_safetensors(path)  # a directory with only pickled weights is refused, clearly
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=self.trust_remote_code)
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:

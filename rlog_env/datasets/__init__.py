@@ -3,7 +3,9 @@
 ``load_source(name, task, split=…, data_dir=…, domains=…)`` returns an indexed source of
 :class:`~rlog_env.tasks.Sample` objects. Real data sets are read from ``data_dir`` or
 ``$RLOG_DATA_DIR`` (laid out like shared/data) once per process: a second load of the same
-source costs a dictionary lookup.
+source costs a dictionary lookup. Broken data is a :class:`DataError` naming the file, the line
+and what was expected (see :mod:`rlog_env.datasets.base`); a failed load caches nothing, so the
+same process can load the data again once the file is fixed.
 
 The known overlaps between sources (every LogLM parsing input is a LogHub message, ...) are
 listed in :data:`KNOWN_OVERLAPS`, and shown by ``rlog envs``.
@@ -46,7 +48,13 @@ class SourceSpec:
 
 def _real(module) -> Callable:
     def open_real(root: Path, task: str, split: str, domains, options: dict) -> FiniteSource:
-        samples = module.load_samples(root, task, **options)
+        try:
+            samples = module.load_samples(root, task, **options)
+        except BaseException:
+            # A failed load keeps nothing it read: once the file is fixed, the next load reads
+            # every file again instead of mixing a cache from before the fix with new files.
+            module.clear_cache()
+            raise
         return finite_source(module.NAME, task, split, samples, domains, module.domains(root, task))
 
     return open_real

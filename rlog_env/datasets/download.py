@@ -17,14 +17,22 @@ How a file is fetched, so that nothing partial or corrupt ever passes as good:
 - The body streams into a hidden temporary file in the destination's directory
   (``.<name>.<random>.part``), hashed on the way; only when byte count and sha256 match does
   ``os.replace`` move it into place, atomically. On any failure the temporary file is deleted.
-- If a file that failed verification was present and cannot be replaced, it is removed, so no
-  reader finds corrupt data where good data should be.
+- A file present that fails verification is removed before it is fetched again, so no reader
+  finds corrupt data where good data should be, even if the fetch fails or is killed.
 - Connection errors, timeouts (a stalled server: ``timeout`` bounds every socket operation),
   truncated bodies and HTTP 408/429/5xx are retried ``retries`` times with exponential backoff;
   a missing file (HTTP 404), a wrong size or a wrong sha256 are not.
 - Every file of the data set is attempted; if any failed, one :class:`DownloadError` lists them
   all (``.errors`` holds one error per file) after the others were fetched. Run again to retry:
   files already good are only re-hashed.
+- There is no resume: every attempt, retry or re-run fetches a file from its first byte (the
+  files are small, and a spliced body could only fail its sha256). A download killed outright
+  (SIGKILL, power loss) leaves nothing at the final path, only its hidden part file; the next
+  run deletes part files that no live download holds (each holds a ``flock`` on its own).
+- The manifest pins every file: a sha256, a byte count and a full 40-digit commit id; a row
+  lacking any of them is a :class:`~rlog_env.datasets.base.DataError` before anything is fetched.
+- Symbolic links out of the data directory are never trusted, as the sources never read them:
+  a file linked out is fetched again and replaces the link; a folder linked out is refused.
 
 The base URL is, in order: the ``base_url`` argument, ``$RLOG_DOWNLOAD_BASE_URL``, then
 ``https://raw.githubusercontent.com``. Any mirror laid out as ``/{repo}/{commit}/{path}``
@@ -36,9 +44,11 @@ Standard library only; nothing here imports Gymnasium or torch.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import http.client
 import os
+import re
 import socket
 import tempfile
 import time
@@ -51,13 +61,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Sequence
 
-from rlog_env.datasets.base import DataError
+from rlog_env.datasets.base import DataError, outside_of, read_text
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so stale part files are left alone
+    fcntl = None
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 BASE_URL_ENV = "RLOG_DOWNLOAD_BASE_URL"
 MANIFEST_RESOURCE = "manifest.tsv"
 USER_AGENT = "rlog_env-downloader/0.1"
 CHUNK_SIZE = 1 << 16
+PART_SUFFIX = ".part"
 _RETRY_HTTP_CODES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _MANIFEST_COLUMNS = ("path", "sha256", "bytes", "upstream_repo", "upstream_commit", "upstream_path")
 
@@ -88,10 +104,23 @@ class ManifestEntry:
         return Path(root).joinpath(*self.path.split("/"))
 
 
-def _parse_manifest(text: str, origin: str) -> tuple[ManifestEntry, ...]:
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")  # a full commit id: a branch or tag name could move
+_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_BYTES = re.compile(r"[0-9]+")  # not str.isdigit, which takes "²" and other non-ASCII digits
+
+
+def _relative_parts_ok(path: str) -> bool:
+    return not path.startswith("/") and "\\" not in path and all(p not in ("", ".", "..") for p in path.split("/"))
+
+
+def _parse_manifest(text: str, origin: os.PathLike | str) -> tuple[ManifestEntry, ...]:
+    """The rows of a manifest TSV; a malformed row is a ``DataError`` naming its line and what
+    was expected. Every row pins its file: a sha256, a byte count and a full commit id."""
     entries: list[ManifestEntry] = []
-    seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
@@ -99,18 +128,35 @@ def _parse_manifest(text: str, origin: str) -> tuple[ManifestEntry, ...]:
             raise DataError(origin, f"expected {len(_MANIFEST_COLUMNS)} tab-separated fields "
                                     f"({', '.join(_MANIFEST_COLUMNS)}), found {len(fields)}", line=number)
         path, sha, size, repo, commit, upstream = fields
-        parts = path.split("/")
-        if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        if not _relative_parts_ok(path):
             raise DataError(origin, f"expected a relative path without '.' or '..' parts, found {path!r}", line=number)
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise DataError(origin, f"expected a lowercase hex sha256 (64 digits), found {sha!r}", line=number)
-        if not size.isdigit():
+        if not _SHA256.fullmatch(sha):
+            raise DataError(origin, f"expected a lowercase hex sha256 (64 digits), found {sha!r}; a file "
+                                    "without its checksum could never be verified", line=number)
+        if not _BYTES.fullmatch(size):
             raise DataError(origin, f"expected a byte count, found {size!r}", line=number)
+        if not _REPO.fullmatch(repo):
+            raise DataError(origin, f"expected an upstream repository as owner/name, found {repo!r}", line=number)
+        if not _COMMIT.fullmatch(commit):
+            raise DataError(origin, f"expected a full 40-digit lowercase hex commit id, found {commit!r}; a "
+                                    "branch or tag name is not pinned (it can move)", line=number)
+        if not _relative_parts_ok(upstream):
+            raise DataError(origin, f"expected an upstream path without '.' or '..' parts, found {upstream!r}",
+                            line=number)
         if path in seen:
-            raise DataError(origin, f"path {path!r} is listed twice", line=number)
-        seen.add(path)
+            raise DataError(origin, f"path {path!r} is listed twice (first on line {seen[path]}); expected "
+                                    "each path once", line=number)
+        seen[path] = number
         entries.append(ManifestEntry(path, sha, int(size), repo, commit, upstream))
     return tuple(entries)
+
+
+def read_manifest(path: os.PathLike | str) -> tuple[ManifestEntry, ...]:
+    """The rows of the manifest TSV file ``path`` (a data directory's ``MANIFEST.tsv``, laid out
+    like the packaged one), read with the same checks as the data: UTF-8 without BOM or NUL
+    bytes, one line ending; a malformed row is a ``DataError`` naming its line."""
+    path = Path(path)
+    return _parse_manifest(read_text(path, path.parent), path)
 
 
 @lru_cache(maxsize=None)
@@ -293,10 +339,16 @@ def sha256_file(path: os.PathLike | str) -> str:
     return digest.hexdigest()
 
 
-def _check_present(entry: ManifestEntry, dest: Path) -> str | None:
-    """``None`` if ``dest`` holds exactly the manifest's file, else what is wrong."""
-    if not dest.exists():
+def _check_present(entry: ManifestEntry, dest: Path, root: Path) -> str | None:
+    """``None`` if ``dest`` holds exactly the manifest's file, else what is wrong. A link out of
+    the data directory never passes, whatever it points at: the sources refuse to read it."""
+    if not os.path.lexists(dest):
         return "missing"
+    target = outside_of(dest, root)
+    if target is not None:
+        return f"a symbolic link out of the data directory (to {target}); expected a file inside it"
+    if not dest.exists():
+        return f"a symbolic link to {dest.resolve()}, which does not exist"
     if not dest.is_file():
         return "expected a file, found something else (a directory?)"
     size = dest.stat().st_size
@@ -310,12 +362,13 @@ def _check_present(entry: ManifestEntry, dest: Path) -> str | None:
 
 def verify(name: str, root: os.PathLike | str, *, files: Iterable[str] | str | None = None) -> list[str]:
     """Check an existing data directory against the manifest: one line per file of data set
-    ``name`` (or of ``files``) that is missing, of the wrong size or of the wrong sha256, as
-    ``"<manifest path>: <problem>"``. An empty list means every file is present and intact."""
+    ``name`` (or of ``files``) that is missing, a link out of the data directory, of the wrong
+    size or of the wrong sha256, as ``"<manifest path>: <problem>"``. An empty list means every
+    file is present and intact."""
     root = Path(root).expanduser()
     problems = []
     for entry in dataset_files(name, files):
-        problem = _check_present(entry, entry.destination(root))
+        problem = _check_present(entry, entry.destination(root), root)
         if problem is not None:
             problems.append(f"{entry.path}: {problem}")
     return problems
@@ -340,10 +393,15 @@ def _fetch_once(entry: ManifestEntry, dest: Path, url: str, timeout: float,
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=PART_SUFFIX, delete=False)
     part = Path(handle.name)
     try:
         with handle:
+            if fcntl is not None:  # held until this process ends: a part file nobody holds is stale
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:  # a file system without flock: then no part file is ever taken for stale
+                    pass
             try:
                 response = urllib.request.urlopen(request, timeout=timeout)
             except urllib.error.HTTPError as exc:
@@ -401,6 +459,25 @@ def _fetch_once(entry: ManifestEntry, dest: Path, url: str, timeout: float,
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+
+
+def remove_stale_parts(dest: Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.<random>.part``) that earlier downloads of ``dest``
+    left behind when they were killed (SIGKILL, power loss: no ``finally`` runs). A download in
+    progress holds a lock on its part file, so only files nobody holds are deleted; without
+    ``fcntl`` (Windows) nothing is. Returns the files deleted."""
+    if fcntl is None or not dest.parent.is_dir():
+        return []
+    removed = []
+    for part in dest.parent.glob(f".{glob.escape(dest.name)}.*{PART_SUFFIX}"):
+        try:
+            with open(part, "rb") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                part.unlink()
+            removed.append(part)
+        except OSError:  # held by a live download, or already gone
+            continue
+    return removed
 
 
 def _fetch(entry: ManifestEntry, dest: Path, url: str, *, timeout: float, retries: int,
@@ -463,19 +540,31 @@ def download(
     errors: list[DownloadError] = []
     for entry in entries:
         dest = entry.destination(root)
-        present = _check_present(entry, dest)
+        outside = outside_of(dest.parent, root)
+        if outside is not None:  # a folder linked out of the data directory: never write there
+            errors.append(DownloadError(dest, f"refused: its folder leads, through a symbolic link, to "
+                                              f"{outside}, outside the data directory {root}; expected "
+                                              "real folders inside it (remove the link)", url=entry.url(base)))
+            if progress is not None:
+                progress(entry.path, "failed", 0, entry.size)
+            continue
+        remove_stale_parts(dest)
+        present = _check_present(entry, dest, root)
         if present is None:
             results.append(FileResult(entry.path, "verified", entry.size))
             if progress is not None:
                 progress(entry.path, "verified", entry.size, entry.size)
             continue
         url = entry.url(base)
+        removed = present != "missing" and dest.is_file() and not dest.is_symlink()
+        if removed:
+            # It failed verification: remove it before fetching, so that no reader finds it even
+            # if this fetch fails, is interrupted or the process is killed.
+            dest.unlink()
         try:
             _fetch(entry, dest, url, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
         except DownloadError as exc:
-            if present != "missing" and dest.is_file() and not dest.is_symlink():
-                # It failed verification and could not be replaced: do not leave it for a reader.
-                dest.unlink(missing_ok=True)
+            if removed:
                 exc = DownloadError(dest, f"{exc.problem}; the file already there ({present}) was removed",
                                     url=url, transient=exc.transient)
             errors.append(exc)
@@ -501,5 +590,5 @@ def download(
 __all__ = [
     "BASE_URL_ENV", "DATASETS", "DEFAULT_BASE_URL", "DownloadError", "DownloadReport", "FileResult",
     "LICENCES", "Licence", "ManifestEntry", "Progress", "dataset_files", "download", "manifest",
-    "resolve_base_url", "sha256_file", "verify",
+    "read_manifest", "remove_stale_parts", "resolve_base_url", "sha256_file", "verify",
 ]

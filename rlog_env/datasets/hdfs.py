@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlog_env.datasets.base import DataError, content_split, read_csv, read_text
+from rlog_env.datasets.base import DataError, content_split, read_csv, read_lines
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
@@ -86,14 +86,13 @@ def _parse_sequence(path: Path, line: int, text: str) -> tuple[int, ...]:
         raise DataError(path, "expected a sequence of event ids, found an empty line", line=line)
     unknown = sorted({e for e in events if e not in EVENTS})
     if unknown:
-        raise DataError(path, f"event id(s) {unknown} are not HDFS templates E1..E{len(EVENTS)}", line=line)
+        raise DataError(path, f"event id(s) {unknown} are not HDFS templates; expected ids 1..{len(EVENTS)} "
+                              f"(E1..E{len(EVENTS)} of {TEMPLATES})", line=line)
     return events
 
 
-def _read_plain(path: Path) -> list[tuple[int, tuple[int, ...]]]:
-    lines = read_text(path).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+def _read_plain(path: Path, root: Path) -> list[tuple[int, tuple[int, ...]]]:
+    lines = read_lines(path, root, "a session: space-separated event ids")
     return [(i, _parse_sequence(path, i, raw)) for i, raw in enumerate(lines, start=1)]
 
 
@@ -109,10 +108,13 @@ def check_templates(root: Path) -> dict[int, re.Pattern]:
     path = root / FOLDER / TEMPLATES
     patterns: dict[int, re.Pattern] = {}
     lines: dict[int, int] = {}
-    for line, row in read_csv(path, ("EventId", "EventTemplate")):
+    for line, row in read_csv(path, root, ("EventId", "EventTemplate")):
         match = re.fullmatch(r"E(\d+)", row["EventId"])
         if not match:
             raise DataError(path, f"expected an EventId like E5, found {row['EventId']!r}", line=line)
+        if int(match.group(1)) in lines:
+            raise DataError(path, f"{row['EventId']} appears again (first on line {lines[int(match.group(1))]}); "
+                                  "expected each EventId once", line=line)
         parts = [re.escape(p) for p in row["EventTemplate"].split("<*>")]
         patterns[int(match.group(1))] = re.compile("(.*?)".join(parts), re.DOTALL)
         lines[int(match.group(1))] = line
@@ -140,11 +142,11 @@ def labelled_sequences(root: Path) -> tuple[tuple[tuple[int, ...], str], ...]:
             conflicting.add(sequence)
 
     for name, label in SEQUENCE_FILES.items():
-        for _, sequence in _read_plain(folder / name):
+        for _, sequence in _read_plain(folder / name, root):
             add(sequence, label)
     for name in LABELLED_FILES:
         path = folder / name
-        for line, row in read_csv(path, ("Sequence", "label")):
+        for line, row in read_csv(path, root, ("Sequence", "label")):
             if row["label"] not in ("0", "1"):
                 raise DataError(path, f"expected label 0 (normal) or 1 (anomalous), found {row['label']!r}", line=line)
             add(_parse_sequence(path, line, row["Sequence"]), NORMAL if row["label"] == "0" else ABNORMAL)
@@ -239,6 +241,12 @@ def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
                   "events": len(sequence)},
         ))
     return tuple(samples)
+
+
+def clear_cache() -> None:
+    """Forget every file this module has read (the sources call it when a load fails)."""
+    for cached in (labelled_sequences, load_samples):
+        cached.cache_clear()
 
 
 def domains(root: Path, task: str) -> tuple[str, ...]:

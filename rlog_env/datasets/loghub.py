@@ -10,15 +10,22 @@ LogHub repeats lines heavily (Linux has 290 distinct messages in 2,000), so a sa
 distinct message of one system; ``meta["occurrences"]`` says how often it occurs. Splits are by
 message content. For anomaly detection the observation is the raw BGL line with its first
 token — the alert label — removed: the label never reaches the agent.
+
+The files are checked as they are read: every structured CSV numbers its rows ``LineId`` 1, 2,
+3, ... in order; the ground-truth file has exactly the rows of the structured file (the shorter
+of the two is reported as cut short), each with a non-empty ``EventTemplate``; a BGL ``Label``
+is ``-`` or an alert category in capitals (``KERNDTLB``), and the raw BGL log has one line per
+row, starting with that label.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from rlog_env.datasets.base import DataError, content_split, read_csv, read_text
+from rlog_env.datasets.base import DataError, content_split, is_present, read_csv, read_lines
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
@@ -30,13 +37,14 @@ AD_SYSTEM = "BGL"
 
 
 def systems(root: Path) -> tuple[str, ...]:
-    """The LogHub systems present under ``root/loghub`` (those with a structured 2k file)."""
+    """The LogHub systems present under ``root/loghub`` (those with a structured 2k file; a
+    dangling link in its place counts as present, so that it is reported, not skipped)."""
     base = root / "loghub"
     if not base.is_dir():
         raise DataError(base, "directory not found; expected loghub/<System>/<System>_2k.log_structured.csv "
                               "(point data_dir or RLOG_DATA_DIR at a folder laid out like shared/data)")
     found = tuple(sorted(p.name for p in base.iterdir()
-                         if (p / f"{p.name}_2k.log_structured.csv").exists()))
+                         if is_present(p / f"{p.name}_2k.log_structured.csv")))
     if not found:
         raise DataError(base, "no system found; expected loghub/<System>/<System>_2k.log_structured.csv")
     return found
@@ -48,19 +56,22 @@ def ground_truth_file(root: Path, system: str, ground_truth: str) -> Path:
         return root / "loghub" / system / f"{system}_2k.log_structured.csv"
     candidates = [root / d / system / f"{system}_2k.log_structured_corrected.csv" for d in _CORRECTED_DIRS]
     for path in candidates:
-        if path.exists():
+        if is_present(path):
             return path
     raise DataError(candidates[0], f"no corrected templates for {system}: expected this file or "
                                    f"{candidates[1]} (or pass ground_truth='original')")
 
 
-@lru_cache(maxsize=None)
-def _messages(root: Path, system: str) -> dict[int, str]:
-    path = root / "loghub" / system / f"{system}_2k.log_structured.csv"
-    out: dict[int, str] = {}
-    for line, row in read_csv(path, ("LineId", "Content")):
-        out[_line_id(path, line, row)] = row["Content"]
-    return out
+def _check_line_id(path: Path, line: int, row: dict[str, str]) -> None:
+    """LogHub structured rows are numbered ``LineId`` 1, 2, 3, ... in order, one per line of the
+    raw 2k log; the row on ``line`` (after the header) must carry ``line - 1``. Callers test the
+    common case, ``row["LineId"] == str(line - 1)``, inline and call this only when it fails."""
+    if row["LineId"] == "LineId":
+        raise DataError(path, f"the header row repeats here; expected the row of LineId {line - 1} (two "
+                              "files joined into one?)", line=line)
+    if _line_id(path, line, row) != line - 1:
+        raise DataError(path, f"expected LineId {line - 1} (rows numbered 1, 2, 3, ... in order, one per "
+                              f"line of the raw log), found {row['LineId']!r}", line=line)
 
 
 def _line_id(path: Path, line: int, row: dict[str, str]) -> int:
@@ -70,22 +81,48 @@ def _line_id(path: Path, line: int, row: dict[str, str]) -> int:
         raise DataError(path, f"expected an integer LineId, found {row['LineId']!r}", line=line) from None
 
 
+def _messages(root: Path, system: str) -> tuple[Path, list[str]]:
+    """The structured file of ``system`` and its ``Content`` column (LineId ``i`` at ``i - 1``)."""
+    path = root / "loghub" / system / f"{system}_2k.log_structured.csv"
+    contents = []
+    for line, row in read_csv(path, root, ("LineId", "Content")):
+        if row["LineId"] != str(line - 1):
+            _check_line_id(path, line, row)
+        contents.append(row["Content"])
+    return path, contents
+
+
+def _cut_short(path: Path, count: int, unit: str, other: Path, line_id: int, line: int) -> DataError:
+    """The error for a file that ends before the file it aligns with: truncation is far likelier
+    than rows added, so the shorter file is the one named."""
+    return DataError(path, f"ends after {count} {unit}, but {other.name} goes on to LineId {line_id}; "
+                           "expected the same LineIds 1, 2, 3, ... in both (this file looks cut short)", line=line)
+
+
 @lru_cache(maxsize=None)
 def parsing_samples(root: Path, ground_truth: str) -> tuple[Sample, ...]:
     """One log-parsing sample per distinct message of every system, with its split set."""
     samples = []
     for system in systems(root):
-        messages = _messages(root, system)
+        structured, messages = _messages(root, system)
         path = ground_truth_file(root, system, ground_truth)
         first_line: dict[str, int] = {}
         templates: dict[str, Counter] = {}
-        for line, row in read_csv(path, ("LineId", "EventTemplate")):
-            line_id = _line_id(path, line, row)
-            if line_id not in messages:
-                raise DataError(path, f"LineId {line_id} has no row in {system}_2k.log_structured.csv", line=line)
-            content = messages[line_id]
-            first_line.setdefault(content, line_id)
+        rows = 0
+        for line, row in read_csv(path, root, ("LineId", "EventTemplate")):
+            rows += 1
+            if row["LineId"] != str(rows):
+                _check_line_id(path, line, row)
+            if rows > len(messages):
+                raise _cut_short(structured, len(messages), "rows", path, rows, len(messages) + 2)
+            if not row["EventTemplate"].strip():
+                raise DataError(path, "empty EventTemplate; expected the template of the message "
+                                      f"(LineId {rows})", line=line)
+            content = messages[rows - 1]
+            first_line.setdefault(content, rows)
             templates.setdefault(content, Counter())[row["EventTemplate"]] += 1
+        if rows < len(messages):
+            raise _cut_short(path, rows, "rows", structured, len(messages), rows + 2)
         for content, line_id in first_line.items():
             # A message has one template in every shipped file; take the commonest if not.
             template = templates[content].most_common(1)[0][0]
@@ -99,37 +136,46 @@ def parsing_samples(root: Path, ground_truth: str) -> tuple[Sample, ...]:
     return tuple(samples)
 
 
+# A BGL alert label: "-" for a normal line, else an alert category such as KERNDTLB or APPSEV.
+_ALERT_CATEGORY = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
 @lru_cache(maxsize=None)
 def anomaly_samples(root: Path) -> tuple[Sample, ...]:
     """One anomaly-detection sample per distinct BGL message, labelled from the raw line."""
     system = AD_SYSTEM
     structured = root / "loghub" / system / f"{system}_2k.log_structured.csv"
     raw_path = root / "loghub" / system / f"{system}_2k.log"
-    # Split on "\n" only: str.splitlines would also break at \x0b, \x1c or U+2028 inside a
-    # line and shift every later line against its LineId.
-    raw_lines = [line.removesuffix("\r") for line in read_text(raw_path).split("\n")]
-    if raw_lines and raw_lines[-1] == "":
-        raw_lines.pop()
+    raw_lines = read_lines(raw_path, root, "a raw BGL log line (alert label first)")
     seen: dict[str, Sample] = {}
     counts: Counter = Counter()
-    for line, row in read_csv(structured, ("LineId", "Label", "Content")):
-        line_id = _line_id(structured, line, row)
-        if not 1 <= line_id <= len(raw_lines):
-            raise DataError(structured, f"LineId {line_id} has no line in {raw_path.name} "
-                                        f"({len(raw_lines)} lines)", line=line)
+    line_id = 0
+    for line, row in read_csv(structured, root, ("LineId", "Label", "Content")):
+        line_id += 1
+        if row["LineId"] != str(line_id):
+            _check_line_id(structured, line, row)
+        label = row["Label"]
+        if label != "-" and not _ALERT_CATEGORY.fullmatch(label):
+            raise DataError(structured, f"expected the Label '-' (normal) or an alert category in capitals "
+                                        f"such as KERNDTLB, found {label!r}", line=line)
+        if line_id > len(raw_lines):
+            raise _cut_short(raw_path, len(raw_lines), "lines", structured, line_id, len(raw_lines) + 1)
         label_token, _, rest = raw_lines[line_id - 1].partition(" ")
-        if label_token != row["Label"]:
-            raise DataError(raw_path, f"expected the label {row['Label']!r} (from {structured.name}) "
+        if label_token != label:
+            raise DataError(raw_path, f"expected the label {label!r} (from {structured.name}) "
                                       f"as the first token, found {label_token!r}", line=line_id)
         content = row["Content"]
         counts[content] += 1
         if content not in seen:
             seen[content] = Sample(
                 task="anomaly_detection", domain=system, logs=rest,
-                reference=NORMAL if row["Label"] == "-" else ABNORMAL,
+                reference=NORMAL if label == "-" else ABNORMAL,
                 meta={"source": NAME, "split": content_split(content), "system": system,
                       "id": f"{NAME}/{system}/{line_id}", "line_id": line_id},
             )
+    if len(raw_lines) != line_id:
+        raise DataError(raw_path, f"has {len(raw_lines)} lines; expected {line_id}, one per row of "
+                                  f"{structured.name}", line=line_id + 1)
     return tuple(
         Sample(s.task, s.domain, s.logs, s.reference, meta={**s.meta, "occurrences": counts[c]})
         for c, s in seen.items()
@@ -143,6 +189,12 @@ def load_samples(root: Path, task: str, ground_truth: str = "corrected") -> tupl
     if task == "log_parsing":
         return parsing_samples(root, ground_truth)
     return anomaly_samples(root)
+
+
+def clear_cache() -> None:
+    """Forget every file this module has read (the sources call it when a load fails)."""
+    for cached in (parsing_samples, anomaly_samples):
+        cached.cache_clear()
 
 
 def domains(root: Path, task: str) -> tuple[str, ...]:

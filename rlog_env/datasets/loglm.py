@@ -22,8 +22,9 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
-from rlog_env.datasets.base import TEST, DataError, content_split, read_text
+from rlog_env.datasets.base import MAX_LINE_CHARS, TEST, DataError, content_split, is_present, read_text
 from rlog_env.tasks import Sample
 
 NAME = "loglm"
@@ -79,33 +80,124 @@ def _key(text: str) -> str:
     return _WHITESPACE.sub(" ", text.strip())
 
 
-def _read_items(path: Path) -> list[dict[str, str]]:
-    text = read_text(path)
+_FIELDS = ("instruction", "input", "output")
+_AD_ANSWERS = ("normal", "abnormal")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object hook that refuses a key given twice (``json`` would keep the last one)."""
+    item = dict(pairs)
+    if len(item) != len(pairs):
+        twice = sorted({k for k, _ in pairs if sum(1 for j, _ in pairs if j == k) > 1})
+        raise _DuplicateKey(f"key(s) {', '.join(map(repr, twice))} given more than once")
+    return item
+
+
+_SPACE = re.compile(r"\s*")
+
+
+def _json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    for kind, name in ((dict, "an object"), (list, "an array"), (str, "a string"), ((int, float), "a number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def _items_at(text: str, hook=dict) -> Iterator[tuple[int, int]]:
+    """Yield ``(index, line)`` for each item of the JSON array ``text`` before decoding it with
+    ``hook``, so a caller that catches the hook's error knows the item. The slow path, run only to
+    point at a bad item (``json.loads`` gives no positions)."""
+    decoder = json.JSONDecoder(object_pairs_hook=hook)
+    at = _SPACE.match(text).end()
+    if not text.startswith("[", at):
+        return
+    at, counted, line = _SPACE.match(text, at + 1).end(), 0, 1
+    index = 0
+    while at < len(text) and not text.startswith("]", at):
+        line += text.count("\n", counted, at)
+        counted = at
+        yield index, line
+        _, at = decoder.raw_decode(text, at)
+        at = _SPACE.match(text, at).end()
+        if text.startswith(",", at):
+            at = _SPACE.match(text, at + 1).end()
+        index += 1
+
+
+def _item_error(path: Path, text: str, index: int, problem: str) -> DataError:
+    line = next((n for i, n in _items_at(text) if i == index), None)
+    return DataError(path, f"item {index}: {problem}", line=line)
+
+
+def _duplicate_key_error(path: Path, text: str, problem: str) -> DataError:
+    where = None
     try:
-        items = json.loads(text)
+        for where in _items_at(text, _unique_keys):
+            pass
+    except _DuplicateKey:
+        index, line = where
+        return DataError(path, f"item {index}: {problem}; expected each key once", line=line)
+    return DataError(path, f"{problem}; expected each key once")
+
+
+def _read_items(path: Path, root: Path) -> list[dict[str, str]]:
+    """The items of a LogLM JSON file: an array of objects, each with non-empty string fields
+    ``instruction``, ``input`` and ``output`` of at most :data:`MAX_LINE_CHARS` characters, no
+    key given twice. Anything else is a ``DataError`` naming the file, the line and the item."""
+    text = read_text(path, root)
+    expected = "expected a JSON array of {instruction, input, output} objects"
+    try:
+        items = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"invalid JSON at column {exc.colno}: {exc.msg}; expected a JSON array "
-                              "of {instruction, input, output} objects", line=exc.lineno) from None
+        found = "an empty file" if not text.strip() else f"invalid JSON at column {exc.colno}: {exc.msg}"
+        raise DataError(path, f"{found}; {expected}", line=exc.lineno) from None
+    except _DuplicateKey as exc:
+        raise _duplicate_key_error(path, text, str(exc)) from None
     if not isinstance(items, list):
-        raise DataError(path, f"expected a JSON array of {{instruction, input, output}} objects, "
-                              f"found {type(items).__name__}", line=1)
+        raise DataError(path, f"{expected}, found {_json_kind(items)}", line=1)
+    if not items:
+        raise DataError(path, f"an empty array; {expected}", line=1)
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("instruction", "input", "output")):
-            raise DataError(path, f"item {i} must be an object with string fields instruction, "
-                                  f"input and output, found {str(item)[:120]!r}")
+        if not isinstance(item, dict):
+            raise _item_error(path, text, i, f"expected an object with string fields instruction, input and "
+                                             f"output, found {_json_kind(item)} {json.dumps(item)[:80]}")
+        for key in _FIELDS:
+            value = item.get(key)
+            if not isinstance(value, str):
+                found = "no such field" if key not in item else f"{_json_kind(value)} {json.dumps(value)[:80]}"
+                raise _item_error(path, text, i, f"expected a string field {key!r}, found {found}")
+            if not value.strip():
+                raise _item_error(path, text, i, f"empty {key!r}; expected the item's {key}")
+            if len(value) > MAX_LINE_CHARS:
+                raise _item_error(path, text, i, f"{key!r} has {len(value)} characters; expected at most "
+                                                 f"{MAX_LINE_CHARS}")
     return items
 
 
 @lru_cache(maxsize=None)
 def _instruction_items(root: Path) -> tuple[tuple[str, dict[str, str], int], ...]:
-    items = _read_items(root / INSTRUCTIONS)
+    path = root / INSTRUCTIONS
+    items = _read_items(path, root)
     tasks = [classify_instruction(item["instruction"]) for item in items]
+    for i, (task, item) in enumerate(zip(tasks, items)):
+        if task == "anomaly_detection" and item["output"] not in _AD_ANSWERS:
+            text = read_text(path, root)
+            raise _item_error(path, text, i, f"expected 'normal' or 'abnormal' as the output of an "
+                                             f"anomaly-detection item, found {item['output'][:80]!r}")
     return tuple(zip(tasks, items, range(len(items))))
 
 
 @lru_cache(maxsize=None)
 def _test_items(root: Path) -> dict[str, list[dict[str, str]]]:
-    return {task: _read_items(root / rel) for task, rel in TEST_FILES.items() if (root / rel).exists()}
+    # is_present, not exists: a dangling link where a test file should be is reported, not skipped
+    return {task: _read_items(root / rel, root) for task, rel in TEST_FILES.items() if is_present(root / rel)}
 
 
 def has_test_files(root: Path) -> bool:
@@ -158,6 +250,12 @@ def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
         test_seen.add(key)
         samples.append(_sample(task, item, TEST, TEXT_DOMAIN, f"{NAME}/test/{position}"))
     return tuple(samples)
+
+
+def clear_cache() -> None:
+    """Forget every file this module has read (the sources call it when a load fails)."""
+    for cached in (_instruction_items, _test_items, load_samples):
+        cached.cache_clear()
 
 
 def domains(root: Path, task: str) -> tuple[str, ...]:

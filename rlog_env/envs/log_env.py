@@ -141,9 +141,13 @@ _ARGUMENTS = """
         reasoning: ``"think-first"`` (``<think>…</think><answer>…</answer>``, R-Log, default),
             ``"answer-first"`` (``<answer>…</answer><think>…</think>``, R-Log-fast) or
             ``"none"`` (the whole completion is the answer).
-        reward: ``"rlog"`` (the released R-Log reward, default), ``"unit"`` (in [0, 1]) or
+        reward: ``"rlog"`` (the released R-Log reward, default), ``"unit"`` (in [0, 1]),
             ``"grounded"`` (free-text answers scored by the key facts they state and the
-            claims they invent; simulator only; parsing and anomaly detection keep ``rlog``).
+            claims they invent; simulator only; parsing and anomaly detection keep ``rlog``)
+            or ``"hardened"`` (``rlog``'s range and top values with its known exploits closed:
+            no other spelling of a tag anywhere, no credit for an all-``<*>`` template or the
+            raw message, free text scaled down for repetition, copying the logs and length;
+            every source; see docs/rewards.md).
         render_mode: ``None`` or ``"ansi"``.
         difficulty: ``sim`` only: ``"easy"``, ``"medium"`` (default), ``"hard"``, or a dict of
             window, distractors, noise, cascades, max_faults, variable_density.
@@ -185,6 +189,8 @@ class LogParsingEnv(RLogEnv):
         = R-Log's token-level F1 of the template against the reference (template words and
         variables), -1.0 for a wrong format or an empty answer. Total in [-2, 1.1]; the
         reference earns 1.1. ``unit``: 0.1 for the format + 0.9 x F1, in [0, 1].
+        ``hardened``: as ``rlog``, but a template that is mostly ``<*>`` or still contains the
+        raw message earns answer 0 (``info["metrics"]["guard"]`` names the closure).
         ``info["metrics"]`` holds ``exact_match`` and ``token_f1``.
     """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm")
 
@@ -210,8 +216,9 @@ class AnomalyDetectionEnv(RLogEnv):
     Reward:
         ``rlog``: format +0.1 or -1.0 as R-Log; answer +1.0 when it equals the label after
         lower-casing and stripping, else -1.0. Total in [-2, 1.1]. ``unit``: 0.1 for the format
-        + 0.9 when right, in [0, 1]. ``info["metrics"]`` holds ``predicted_label``
-        (``normal``, ``abnormal`` or ``invalid``) and ``correct``.
+        + 0.9 when right, in [0, 1]. ``hardened``: as ``rlog``, under the strict tag rule.
+        ``info["metrics"]`` holds ``predicted_label`` (``normal``, ``abnormal`` or
+        ``invalid``) and ``correct``.
     """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm, hdfs")
 
     task_name = "anomaly_detection"
@@ -223,8 +230,10 @@ _TEXT_REWARD = """
         ROUGE-L) / 400 on whitespace words, divided by 0.8 when above 0; -1.0 for a wrong
         format or an empty answer. Total in [-2, 1.35]; a reference of four words or more
         earns 1.35. ``unit``: 0.1 for the format + 0.9 x the answer reward relative to the
-        reference's own, in [0, 1]. ``info["metrics"]`` holds ``bleu4``, ``rouge1``,
-        ``rouge2``, ``rougeL`` (per cent).
+        reference's own, in [0, 1]. ``hardened``: the answer reward relative to the reference's
+        own (x 1.25) times the ``repetition``, ``copying`` and ``length`` factors reported in
+        ``info["metrics"]``; the reference earns 1.35 at any length.
+        ``info["metrics"]`` holds ``bleu4``, ``rouge1``, ``rouge2``, ``rougeL`` (per cent).
 """
 
 

@@ -306,7 +306,7 @@ def bootstrap_ci(
     interpolation). The same seed and inputs always give the same interval. ``statistic`` is
     first called on a whole ``(resamples, n)`` matrix with ``axis=-1`` (fast for numpy
     reductions); if it does not take ``axis`` or returns another shape, it is called per
-    resample. Resamples are drawn in blocks of at most 4 Mi indices (one block, the whole
+    resample. Resamples are drawn in blocks of at most 256 Ki indices (one block, the whole
     matrix, below that), so memory stays bounded however long the split.
     """
     _check_bootstrap(n_resamples, confidence)
@@ -330,10 +330,12 @@ def _statistics(statistic: Callable[..., Any], samples: np.ndarray) -> np.ndarra
     return np.array([float(statistic(row)) for row in samples])
 
 
-# Resample indices are drawn in blocks of at most this many (32 MB): a split of 100,000
-# episodes would otherwise take 800 MB of indices for 1,000 resamples. A split small enough
-# for one block gets exactly the indices of one ``integers(0, n, size=(n_resamples, n))`` call.
-_BLOCK = 1 << 22
+# Resample indices are drawn in blocks of at most this many (2 MB): a split of 100,000
+# episodes would otherwise take 800 MB of indices for 1,000 resamples, and the peak memory of
+# an evaluation would follow its length. A split small enough for one block (up to 262
+# episodes at 1,000 resamples) gets exactly the indices of one
+# ``integers(0, n, size=(n_resamples, n))`` call.
+_BLOCK = 1 << 18
 
 
 def _resampled_rows(seed: int, n: int, n_resamples: int):

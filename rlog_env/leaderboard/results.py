@@ -2,20 +2,55 @@
 
 A run directory holds ``config.json`` (the full configuration, the package version and a hash
 of the evaluation samples) and ``results.jsonl``. Each episode is appended as one line and
-flushed, so a run killed at any point loses at most the line being written; :func:`read_results`
-drops a torn last line (and :func:`repair` truncates it away), and a resumed run skips every
-episode already recorded, so nothing is counted twice.
+flushed, so a run killed at any point loses at most the lines being written:
+
+- a **torn last line** (a kill mid-write: a prefix of a record, maybe cut inside a UTF-8
+  character, or garbage bytes a crashed file system left at the end) has no newline;
+  :func:`read_results` ignores it and :func:`repair` truncates it away, so the episode is redone;
+- a resumed run skips every episode already recorded, so nothing is counted twice; and one
+  process at a time writes a run (an exclusive ``flock`` on ``results.jsonl``, released by the
+  kernel when the process dies, even by SIGKILL), so two runs cannot record the same episodes.
+
+Results files are data handed around (submitted runs): they are read as JSON only, never
+unpickled or evaluated, and every record is checked before anything uses it. A complete line
+that is not a valid episode record, or an episode recorded twice, is an error naming the file,
+the line and what was expected; nothing is silently skipped.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterator
 
+try:  # POSIX; elsewhere runs are not locked (one writer per run directory is then up to the user)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+from rlog_env.tasks import TASKS
+
 RESULTS = "results.jsonl"
 CONFIG = "config.json"
+
+# The JSON types of an episode record's fields (what the runner writes). The required ones
+# identify the episode and are what the leaderboard reads; the others are checked when
+# present. Fields not listed are kept as data and never interpreted.
+_REQUIRED = {"agent": str, "env": str, "task": str, "index": int, "reward": dict, "source": str,
+             "domain": str, "unseen": bool, "reasoning": str, "parsed_answer": (str, type(None)),
+             "reference": str, "metrics": dict, "latency_s": (int, float)}
+_OPTIONAL = {"split": str, "observation": str, "answer": str, "usage": (dict, type(None)),
+             "error": (str, type(None))}
+_TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object", bool: "true or false",
+               (str, type(None)): "a string or null", (int, float): "a number",
+               (dict, type(None)): "an object or null"}
+_TAIL_CHUNK = 1 << 16
+
+
+class RunInUse(ValueError):
+    """Another process is writing the run directory."""
 
 
 def episode_key(record: dict[str, Any]) -> tuple[str, str, int]:
@@ -23,53 +58,172 @@ def episode_key(record: dict[str, Any]) -> tuple[str, str, int]:
     return record["agent"], record["env"], int(record["index"])
 
 
+def _torn_tail(fd: int) -> tuple[int, int]:
+    """``(size, keep)`` of the open file ``fd``: its size, and the length of its complete lines
+    (everything up to and including the last newline). Reads backwards from the end, so a
+    large results file costs one chunk or two."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - _TAIL_CHUNK)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return size, start + newline + 1
+        end = start
+    return size, 0
+
+
+def _truncate_torn_tail(fd: int) -> int:
+    size, keep = _torn_tail(fd)
+    if keep < size:
+        os.ftruncate(fd, keep)
+    return size - keep
+
+
 def repair(run_dir: Path) -> int:
-    """Truncate a torn last line of ``results.jsonl`` (a run killed mid-write); return the
-    number of bytes removed."""
+    """Truncate a torn last line of ``results.jsonl`` (a run killed mid-write: a cut record,
+    a cut UTF-8 character, trailing garbage without a newline); return the bytes removed."""
     path = Path(run_dir) / RESULTS
     if not path.exists():
         return 0
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return 0
-    keep = data.rfind(b"\n") + 1
-    with path.open("r+b") as handle:
-        handle.truncate(keep)
-    return len(data) - keep
+    _check_regular(path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        return _truncate_torn_tail(fd)
+    finally:
+        os.close(fd)
+
+
+def _check_regular(path: Path) -> None:
+    # A device, FIFO or directory where the results should be (a submitted run may hold
+    # anything): reading /dev/zero or a FIFO would never end.
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file; expected the JSON-lines results of a run")
+
+
+def _fail(path: Path, number: int, problem: str) -> ValueError:
+    return ValueError(f"{path}, line {number}: {problem}; expected one JSON episode record per line "
+                      "as `rlog eval` writes them (the file was edited, corrupted or written by "
+                      "another program)")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_record(record: Any, path: Path, number: int) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise _fail(path, number, f"a JSON {type(record).__name__}, not an object")
+    for fields, required in ((_REQUIRED, True), (_OPTIONAL, False)):
+        for name, kind in fields.items():
+            if name not in record:
+                if required:
+                    raise _fail(path, number, f"no field {name!r}")
+                continue
+            value = record[name]
+            # bool is an int in Python; an index or a latency of `true` is still wrong.
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                raise _fail(path, number, f"field {name!r} expects {_TYPE_NAMES[kind]}, "
+                                          f"got {json.dumps(value, default=str)[:60]}")
+    if record["task"] not in TASKS:
+        raise _fail(path, number, f"field 'task' expects one of {', '.join(TASKS)}, got {record['task'][:60]!r}")
+    if record["index"] < 0:
+        raise _fail(path, number, f"field 'index' expects a sample index >= 0, got {record['index']}")
+    total = record["reward"].get("total")
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not math.isfinite(total):
+        raise _fail(path, number, f"field 'reward' expects an object with a finite number 'total', "
+                                  f"got {json.dumps(record['reward'], default=str)[:60]}")
+    latency = record["latency_s"]
+    if not math.isfinite(latency) or latency < 0:
+        raise _fail(path, number, f"field 'latency_s' expects a finite number >= 0, got {latency}")
+    return record
 
 
 def read_results(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every complete episode record of a run, in the order written."""
+    """Every complete episode record of a run, in the order written, each checked (see the
+    module docstring); a torn last line is left out (the episode is redone on resume)."""
     path = Path(run_dir) / RESULTS
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith("\n"):
+    _check_regular(path)
+    seen: dict[tuple[str, str, int], int] = {}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
                 return  # a torn last line: the episode is redone on resume
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}, line {number}: not a JSON episode record ({exc.msg}); "
-                                 "the file was edited or corrupted") from None
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _fail(path, number, f"not UTF-8 text (byte {exc.start} of the line)") from None
+            try:
+                # NaN and Infinity are not JSON; the writer never writes them.
+                record = json.loads(text, parse_constant=_reject_constant)
+            except ValueError as exc:
+                raise _fail(path, number, f"not a JSON episode record ({getattr(exc, 'msg', exc)})") from None
+            key = episode_key(_check_record(record, path, number))
+            if key in seen:
+                raise _fail(path, number, f"episode {key} is recorded a second time (first at line "
+                                          f"{seen[key]}); an episode counts once")
+            seen[key] = number
+            yield record
+
+
+def read_header(run_dir: Path) -> dict[str, Any]:
+    """The ``config.json`` of a run: its configuration, version and samples hash."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {run_dir} is not a run directory of `rlog eval`")
+    try:
+        header = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a JSON run configuration ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(header, dict) or not isinstance(header.get("config"), dict):
+        raise ValueError(f"{path}: expected an object with a 'config' object, as `rlog eval` writes it")
+    return header
+
+
+def _encode(record: dict[str, Any]) -> bytes:
+    try:
+        return (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # An answer may hold anything, lone surrogates too (not encodable as UTF-8): escaped,
+        # the record reads back exactly.
+        return (json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
 
 
 class ResultsWriter:
-    """Appends episode records to ``results.jsonl``, one flushed line each."""
+    """Appends episode records to ``results.jsonl``, one flushed line each; holds the run's
+    lock (:class:`RunInUse` when another process has it) and repairs a torn last line first."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / RESULTS
-        repair(run_dir)
-        self._handle = self.path.open("a", encoding="utf-8")
+        if self.path.exists():
+            _check_regular(self.path)
+        handle = self.path.open("a+b")  # read too: the torn tail is found by reading
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise RunInUse(f"{self.path} is being written by another process (an `rlog eval` "
+                                   "of the same run directory); wait for it to end, or pass another "
+                                   "run directory") from None
+            # Only under the lock: a live writer's line in progress is not torn.
+            self.repaired = _truncate_torn_tail(handle.fileno())
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
 
     def write(self, records: list[dict[str, Any]]) -> None:
         """Append a batch of records and make them durable (one fsync per batch)."""
-        self._handle.write("".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records))
+        self._handle.write(b"".join(_encode(r) for r in records))
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        self._handle.close()
+        self._handle.close()  # releases the lock
 
     def __enter__(self) -> "ResultsWriter":
         return self
@@ -78,29 +232,23 @@ class ResultsWriter:
         self.close()
 
 
-# What the leaderboard reads of each episode: everything else (the observation above all, a few
-# kilobytes per episode) stays on disk, so its memory is a few hundred bytes per episode.
-LEADERBOARD_FIELDS = ("agent", "env", "task", "source", "domain", "unseen", "reasoning", "parsed_answer",
-                      "reference", "reward", "metrics", "latency_s", "usage")
-LEADERBOARD_METRICS = ("well_formed", "token_f1")
-
-
-def slim(record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` cut to :data:`LEADERBOARD_FIELDS`, the reward to its total, the metrics to
-    :data:`LEADERBOARD_METRICS`."""
-    out = {k: record.get(k) for k in LEADERBOARD_FIELDS}
-    out["reward"] = {"total": record["reward"]["total"]}
-    metrics = record.get("metrics") or {}
-    out["metrics"] = {k: metrics[k] for k in LEADERBOARD_METRICS if k in metrics}
-    return out
-
-
-def read_frame(run_dirs, full: bool = True):
-    """The episodes of one or more runs as a pandas DataFrame: every field (``full``), or only
-    what the leaderboard reads (:func:`slim`)."""
+def read_frame(run_dirs):
+    """The episodes of one or more runs as a pandas DataFrame, every field (for analysis: the
+    leaderboard streams the records instead, see :mod:`rlog_env.leaderboard.aggregate`)."""
     import pandas as pd
 
     if isinstance(run_dirs, (str, Path)):
         run_dirs = [run_dirs]
-    rows = (record if full else slim(record) for run in run_dirs for record in read_results(Path(run)))
-    return pd.DataFrame(list(rows))
+    rows = [record for run in run_dirs for record in read_results(Path(run))]
+    try:
+        return pd.DataFrame(rows)
+    except UnicodeEncodeError:
+        # A lone surrogate (an agent may answer anything) does not fit pandas' Arrow strings:
+        # the columns that hold one stay Python objects, the others get their usual types.
+        frame = pd.DataFrame(rows, dtype=object)
+        for column in frame.columns:
+            try:
+                frame[column] = frame[column].infer_objects()
+            except UnicodeEncodeError:
+                pass
+        return frame

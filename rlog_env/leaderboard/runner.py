@@ -4,8 +4,12 @@
 simulator, a fixed seeded set of episodes (:data:`DEFAULT_SIM_EPISODES` per task of its test
 set); asks each agent in batches; scores every answer with the task's own reward (the function
 ``env.step`` calls); and appends each episode to the run directory's ``results.jsonl``. An
-interrupted run resumes where it stopped: episodes already recorded are skipped, a torn last
-line is repaired. It returns the episodes as a pandas DataFrame.
+interrupted run (even by SIGKILL) resumes where it stopped: episodes already recorded are
+skipped, a torn last line is repaired, and one process at a time holds a run (see
+:mod:`rlog_env.leaderboard.results`). An agent's per-episode failure (``last_errors_``, e.g. a
+request that finally failed) is recorded in the episode's ``error`` field and the episode is
+scored on the answer it got (``""``: the bottom reward), never dropped. It returns the
+episodes as a pandas DataFrame.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import rlog_env
 from rlog_env.agents.base import Agent, Observation, as_agent
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
-from rlog_env.leaderboard.results import CONFIG, ResultsWriter, episode_key, read_frame, read_results
+from rlog_env.leaderboard.results import (CONFIG, RESULTS, ResultsWriter, episode_key, read_frame, read_header,
+                                            read_results)
 from rlog_env.tasks import get_task
 
 DEFAULT_SIM_EPISODES = 100  # episodes per task from the simulator's test set, by default
@@ -158,10 +163,38 @@ def evaluate(
     batch_size: int = 16,
     fit: bool = True,
     progress: bool = False,
-    full: bool = True,
 ):
-    """Evaluate ``agents`` and return every episode as a pandas DataFrame (``full=False``: only
-    the fields the leaderboard reads, a few hundred bytes per episode; results.jsonl keeps all).
+    """Evaluate ``agents`` and return every episode as a pandas DataFrame (its
+    ``attrs["run_dir"]`` names the run directory). :func:`run` does the same and returns only
+    the run directory, holding nothing in memory: ``rlog eval`` streams its leaderboard from
+    ``results.jsonl`` instead.
+    """
+    run_path = run(agents, envs, source=source, split=split, episodes=episodes, data_dir=data_dir,
+                   domains=domains, difficulty=difficulty, reward=reward, run_dir=run_dir,
+                   batch_size=batch_size, fit=fit, progress=progress)
+    frame = read_frame(run_path)
+    frame.attrs["run_dir"] = str(run_path)
+    return frame
+
+
+def run(
+    agents: Sequence[Any],
+    envs: Sequence[str] | None = None,
+    *,
+    source: str = "sim",
+    split: str = "test",
+    episodes: int | None = None,
+    data_dir=None,
+    domains: Sequence[str] | None = None,
+    difficulty: str | None = None,
+    reward: str = "rlog",
+    run_dir: str | Path | None = None,
+    batch_size: int = 16,
+    fit: bool = True,
+    progress: bool = False,
+) -> Path:
+    """Evaluate ``agents``, append every episode to ``results.jsonl`` of the run directory, and
+    return the directory.
 
     Agents are names (see :func:`rlog_env.agents.registry.make_agent`), agent objects, or
     functions ``prompt -> answer``. ``run_dir`` defaults to a new ``runs/<UTC time>``; an
@@ -183,16 +216,26 @@ def evaluate(
     header = json.loads(json.dumps(header))  # as it reads back from config.json (lists, not tuples)
     config_path = run_path / CONFIG
     if config_path.exists():
-        previous = json.loads(config_path.read_text(encoding="utf-8"))
-        if previous != header:
+        if read_header(run_path) != header:
             raise ValueError(f"{run_path} holds a run with another configuration or other samples; "
                              "pass a new run_dir, or the same arguments to resume it")
     else:
+        # Written whole and renamed into place: a kill leaves no half config.json.
         tmp = config_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(header, indent=2, ensure_ascii=False), encoding="utf-8")
         tmp.replace(config_path)
-    done = {episode_key(r) for r in read_results(run_path)}
 
+    # The writer takes the run's lock (and repairs a torn last line) before anything reads
+    # what is done: a second process on the same run stops here instead of redoing episodes.
+    with ResultsWriter(run_path) as writer:
+        done = {episode_key(r) for r in read_results(run_path)}
+        _run_episodes(config, plans, agent_objects, done, writer, data_dir, fit, progress)
+    return run_path
+
+
+def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequence[Agent], done: set,
+                  writer: ResultsWriter, data_dir, fit: bool, progress: bool) -> None:
+    """Ask each agent every episode not in ``done``, score the answers, append the records."""
     if fit:
         training = None
         for agent in agent_objects:
@@ -201,7 +244,7 @@ def evaluate(
                 agent.fit(training)
 
     total = sum(len(p.indices) for p in plans) * len(agent_objects)
-    with ResultsWriter(run_path) as writer, _Progress(progress, total, len(done)) as bar:
+    with _Progress(progress, total, len(done)) as bar:
         for agent in agent_objects:
             for p in plans:
                 env = gym.make(p.env_id, source=config.source, split=config.split, data_dir=data_dir,
@@ -216,10 +259,12 @@ def evaluate(
                     latency = (time.perf_counter() - began) / len(batch)
                     if len(answers) != len(batch):
                         raise ValueError(f"agent {agent.name!r} answered {len(answers)} of {len(batch)} observations")
-                    usage = list(getattr(agent, "last_usage_", None) or [None] * len(batch))
-                    errors = list(getattr(agent, "last_errors_", None) or [None] * len(batch))
+                    usage = _per_answer(getattr(agent, "last_usage_", None), len(batch))
+                    errors = _per_answer(getattr(agent, "last_errors_", None), len(batch))
                     records = []
                     for k, (i, observation, answer) in enumerate(zip(batch, observations, answers)):
+                        if not isinstance(answer, str):
+                            raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
                         sample = p.source[i]
                         scored = task.reward_for(answer, sample)
                         parsed = task.parse(answer)
@@ -230,15 +275,20 @@ def evaluate(
                             "reasoning": agent.reasoning, "observation": observation.prompt,
                             "answer": answer, "parsed_answer": parsed.answer, "reference": sample.reference,
                             "reward": scored.as_dict(), "metrics": _jsonable(scored.details),
-                            "latency_s": latency, "usage": usage[k] if k < len(usage) else None,
-                            "error": errors[k] if k < len(errors) else None,
+                            "latency_s": latency, "usage": usage[k] if isinstance(usage[k], dict) else None,
+                            # An agent's failure on this episode (a request that finally failed):
+                            # the episode is scored as answered ("" scores the bottom), not dropped.
+                            "error": None if errors[k] is None else str(errors[k]),
                         })
                     writer.write(records)
                     bar.advance(len(records))
                 env.close()
-    frame = read_frame(run_path, full=full)
-    frame.attrs["run_dir"] = str(run_path)
-    return frame
+
+
+def _per_answer(values, n: int) -> list:
+    """An agent's per-answer list (``last_usage_``, ``last_errors_``) padded to ``n`` with None."""
+    values = list(values)[:n] if values is not None else []
+    return values + [None] * (n - len(values))
 
 
 def _jsonable(details) -> dict[str, Any]:
@@ -278,8 +328,7 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
     submitted run whose rewards were edited, or scored by another version, shows up here.
     """
     run_path = Path(run_dir)
-    header = json.loads((run_path / CONFIG).read_text(encoding="utf-8"))
-    config = header["config"]
+    config = read_header(run_path)["config"]
     options = {}
     if config.get("domains"):
         options["domains"] = config["domains"]
@@ -288,6 +337,9 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
     sources: dict[str, Any] = {}
     differences = []
     for record in read_results(run_path):
+        if "answer" not in record:
+            raise ValueError(f"{run_path / RESULTS}: episode {episode_key(record)} has no 'answer' field; "
+                             "a run can only be rescored from the answers it recorded")
         task_name = record["task"]
         if task_name not in sources:
             sources[task_name] = load_source(config["source"], task_name, split=config["split"],

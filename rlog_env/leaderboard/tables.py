@@ -1,93 +1,39 @@
 """The leaderboard: one row per agent; per task the mean R-Log reward with a 95 % bootstrap
 interval and the field's own metrics; the format-valid rate and throughput; a breakdown by
 domain (seen vs unseen on the simulator); written as Markdown, CSV, JSON and a radar chart.
+
+Agent names come from results files, which may be submitted by others: they are written as
+text that cannot break a Markdown table, start a spreadsheet formula or a matplotlib
+mathtext expression. Each file is written beside its final place and renamed over it, so a
+kill never leaves half a file and a symbolic link planted in a submitted run directory is
+replaced, never followed.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlog_env.leaderboard.metrics import (
-    anomaly_metrics,
-    bootstrap_ci,
-    bootstrap_metric,
-    parsing_metrics,
-    text_metrics,
-)
+from rlog_env.leaderboard.aggregate import TASK_TITLES, Aggregate
 
-# The field metric of each task that gets a bootstrap interval beside the reward's (the text
-# metrics, corpus BLEU above all, are too costly to recompute a thousand times per cell).
-HEADLINE = {"log_parsing": (parsing_metrics, "GA"), "anomaly_detection": (anomaly_metrics, "F1")}
-
-TASK_TITLES = {
-    "log_parsing": "LogParsing",
-    "anomaly_detection": "AnomalyDetection",
-    "log_interpretation": "LogInterpretation",
-    "root_cause_analysis": "RootCauseAnalysis",
-    "solution_recommendation": "SolutionRecommendation",
-}
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "radar.png")
 
 
-def _field_metrics(task: str, predicted: list[str], references: list[str], token_f1: list[float]) -> dict[str, float]:
-    if task == "log_parsing":
-        found = parsing_metrics(predicted, references)
-        out = {k: float(found[k]) for k in ("GA", "FGA", "PA", "FTA")}
-        out["token_F1"] = float(np.mean(token_f1)) if token_f1 else 0.0
-        return out
-    if task == "anomaly_detection":
-        found = anomaly_metrics(predicted, references)
-        return {k: float(found[k]) for k in ("precision", "recall", "F1", "accuracy")}
-    try:
-        found = text_metrics(predicted, references)
-    except ImportError:  # the eval extra is not installed: report what needs no extra
-        return {}
-    return {k: float(v) for k, v in found.items()}
-
-
-def leaderboard(frame) -> dict[str, Any]:
-    """The leaderboard of an evaluation's episodes (the DataFrame ``evaluate`` returns)."""
-    rows: list[dict[str, Any]] = []
-    for agent, by_agent in frame.groupby("agent", sort=False):
-        row: dict[str, Any] = {"agent": agent, "tasks": {}}
-        for task, group in by_agent.groupby("task", sort=False):
-            totals = np.array([r["total"] for r in group["reward"]], dtype=float)
-            low, high = bootstrap_ci(totals) if len(totals) > 1 else (float(totals.mean()), float(totals.mean()))
-            predicted = [a if isinstance(a, str) else "" for a in group["parsed_answer"]]
-            token_f1 = [m.get("token_f1", 0.0) for m in group["metrics"]]
-            latency = float(np.sum(group["latency_s"]))
-            references = list(group["reference"])
-            metric_ci = {}
-            if task in HEADLINE and len(group) > 1:
-                fn, key = HEADLINE[task]
-                metric_ci[key] = [float(v) for v in bootstrap_metric(fn, predicted, references, key=key)]
-            row["tasks"][TASK_TITLES[task]] = {
-                "episodes": int(len(group)),
-                "reward": float(totals.mean()), "reward_ci": [float(low), float(high)],
-                "metrics_ci": metric_ci,
-                "format_valid": float(np.mean([bool(m.get("well_formed")) for m in group["metrics"]])),
-                "episodes_per_s": float(len(group) / latency) if latency > 0 else math.inf,
-                "metrics": _field_metrics(task, predicted, references, token_f1),
-                "by_domain": _by_domain(group),
-            }
-        rows.append(row)
-    return {"rows": rows, "tasks": [t for t in TASK_TITLES.values() if any(t in r["tasks"] for r in rows)]}
-
-
-def _by_domain(group) -> dict[str, float]:
-    out = {}
-    if "unseen" in group and group["source"].iloc[0] == "sim":
-        for unseen, part in group.groupby("unseen"):
-            out["unseen" if unseen else "seen"] = float(np.mean([r["total"] for r in part["reward"]]))
-    for domain, part in group.groupby("domain"):
-        out[f"domain:{domain}"] = float(np.mean([r["total"] for r in part["reward"]]))
-    return out
+def leaderboard(episodes) -> dict[str, Any]:
+    """The leaderboard of an evaluation's episodes: the DataFrame :func:`evaluate
+    <rlog_env.leaderboard.runner.evaluate>` returns, or any iterable of episode records, such as
+    :func:`~rlog_env.leaderboard.results.read_results` streaming ``results.jsonl`` (constant
+    memory per episode; see :mod:`rlog_env.leaderboard.aggregate`)."""
+    if hasattr(episodes, "to_dict"):  # a DataFrame
+        episodes = episodes.to_dict("records")
+    return Aggregate().extend(episodes).board()
 
 
 def markdown(board: dict[str, Any]) -> str:
@@ -105,7 +51,7 @@ def markdown(board: dict[str, Any]) -> str:
         speed = [c["episodes_per_s"] for c in row["tasks"].values()]
         episodes = sum(c["episodes"] for c in row["tasks"].values())
         seconds = sum(c["episodes"] / s for c, s in zip(row["tasks"].values(), speed) if s and math.isfinite(s))
-        lines.append(f"| {row['agent']} | " + " | ".join(cells) + f" | {valid:.1%} | "
+        lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {valid:.1%} | "
                      + (f"{episodes / seconds:,.0f}" if seconds else "inf") + " |")
     out = ["Mean R-Log reward per task, with 95 % bootstrap intervals.", "", *lines]
     for t in tasks:
@@ -117,7 +63,7 @@ def markdown(board: dict[str, Any]) -> str:
         for row in board["rows"]:
             cell = row["tasks"].get(t, {})
             metrics, cis = cell.get("metrics", {}), cell.get("metrics_ci", {})
-            out.append(f"| {row['agent']} | " + " | ".join(
+            out.append(f"| {_md(row['agent'])} | " + " | ".join(
                 _fmt(metrics.get(n)) + (f" [{cis[n][0]:.3f}, {cis[n][1]:.3f}]" if n in cis else "")
                 for n in names) + " |")
     domains = sorted({k for row in board["rows"] for c in row["tasks"].values() for k in c["by_domain"]})
@@ -127,7 +73,7 @@ def markdown(board: dict[str, Any]) -> str:
                 "| agent | task | " + " | ".join(split_keys) + " |", "|---|---|" + "---|" * len(split_keys)]
         for row in board["rows"]:
             for t, c in row["tasks"].items():
-                out.append(f"| {row['agent']} | {t} | " + " | ".join(_fmt(c['by_domain'].get(k)) for k in split_keys) + " |")
+                out.append(f"| {_md(row['agent'])} | {t} | " + " | ".join(_fmt(c['by_domain'].get(k)) for k in split_keys) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -139,29 +85,57 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
 
 
+def _md(text: Any) -> str:
+    """``text`` as one Markdown table cell: no column separator, no line break."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _csv_text(text: Any) -> str:
+    """``text`` as a CSV cell a spreadsheet shows as text, never evaluates as a formula."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _write_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a fresh file renamed over it (atomic; never through a
+    symbolic link that stands at ``path`` or at the temporary name)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write(board: dict[str, Any], run_dir: Path) -> list[Path]:
     """Write leaderboard.md, .csv, .json and radar.png into ``run_dir``; return the paths."""
     run_dir = Path(run_dir)
-    paths = []
-    md = run_dir / "leaderboard.md"
-    md.write_text(markdown(board), encoding="utf-8")
-    js = run_dir / "leaderboard.json"
-    js.write_text(json.dumps(board, indent=2, allow_nan=True), encoding="utf-8")
-    rows = run_dir / "leaderboard.csv"
-    with rows.open("w", newline="", encoding="utf-8") as handle:
-        out = csv.writer(handle)
-        out.writerow(["agent", "task", "metric", "value", "ci_low", "ci_high"])
-        for row in board["rows"]:
-            for t, c in row["tasks"].items():
-                out.writerow([row["agent"], t, "reward", c["reward"], *c["reward_ci"]])
-                out.writerow([row["agent"], t, "format_valid", c["format_valid"], "", ""])
-                out.writerow([row["agent"], t, "episodes_per_s", c["episodes_per_s"], "", ""])
-                for name, value in c["metrics"].items():
-                    low, high = c["metrics_ci"].get(name, ("", ""))
-                    out.writerow([row["agent"], t, name, value, low, high])
-                for name, value in c["by_domain"].items():
-                    out.writerow([row["agent"], t, f"reward[{name}]", value, "", ""])
-    paths += [md, rows, js]
+    md = _write_file(run_dir / "leaderboard.md", markdown(board).encode("utf-8"))
+    js = _write_file(run_dir / "leaderboard.json", json.dumps(board, indent=2, allow_nan=True).encode("utf-8"))
+    text = io.StringIO(newline="")
+    out = csv.writer(text)
+    out.writerow(["agent", "task", "metric", "value", "ci_low", "ci_high"])
+    for row in board["rows"]:
+        agent = _csv_text(row["agent"])
+        for t, c in row["tasks"].items():
+            out.writerow([agent, t, "reward", c["reward"], *c["reward_ci"]])
+            out.writerow([agent, t, "format_valid", c["format_valid"], "", ""])
+            out.writerow([agent, t, "episodes_per_s", c["episodes_per_s"], "", ""])
+            for name, value in c["metrics"].items():
+                low, high = c["metrics_ci"].get(name, ("", ""))
+                out.writerow([agent, t, name, value, low, high])
+            for name, value in c["by_domain"].items():
+                out.writerow([agent, t, f"reward[{name}]", value, "", ""])
+    rows = _write_file(run_dir / "leaderboard.csv", text.getvalue().encode("utf-8"))
+    paths = [md, rows, js]
     radar = _radar(board, run_dir / "radar.png")
     if radar is not None:
         paths.append(radar)
@@ -190,13 +164,16 @@ def _radar(board: dict[str, Any], path: Path) -> Path | None:
             reward = row["tasks"].get(t, {}).get("reward", lows[t])
             span = best[t] - lows[t]
             values.append((reward - lows[t]) / span if span > 0 else 1.0)
-        ax.plot(angles + angles[:1], values + values[:1], label=row["agent"])
+        # "$" would start mathtext (a malformed expression fails the drawing); "_" hides a label.
+        label = str(row["agent"]).replace("$", r"\$")
+        ax.plot(angles + angles[:1], values + values[:1], label=label if not label.startswith("_") else " " + label)
         ax.fill(angles + angles[:1], values + values[:1], alpha=0.1)
     ax.set_xticks(angles)
     ax.set_xticklabels(tasks, fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_title("Mean R-Log reward relative to the best agent per task", fontsize=10)
     ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=8)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return _write_file(path, image.getvalue())

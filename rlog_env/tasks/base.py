@@ -25,7 +25,8 @@ from rlog_env.tasks.formats import (
 RLOG = "rlog"
 UNIT = "unit"
 GROUNDED = "grounded"
-SCHEMES = (RLOG, UNIT, GROUNDED)
+HARDENED = "hardened"
+SCHEMES = (RLOG, UNIT, GROUNDED, HARDENED)
 
 # R-Log's format reward; the unit scheme keeps the same share of the top reward for the format.
 _RLOG_FORMAT_OK, _RLOG_FORMAT_BAD, _RLOG_ANSWER_BAD = 0.1, -1.0, -1.0
@@ -42,7 +43,8 @@ def check_scheme(reward: str) -> str:
         raise ValueError(
             f"reward expects one of {', '.join(map(repr, SCHEMES))}, got {reward!r}; "
             "'rlog' is the released R-Log reward, 'unit' the same judgement in [0, 1], "
-            "'grounded' scores free-text answers by their key facts (simulator only)"
+            "'grounded' scores free-text answers by their key facts (simulator only), "
+            "'hardened' is 'rlog' with its known exploits closed (docs/rewards.md)"
         )
     return reward
 
@@ -89,13 +91,16 @@ class Judgement:
 
     ``rlog`` is the R-Log answer reward; ``unit`` the same judgement in [0, 1] with the
     reference at 1.0; ``grounded`` the fact-grounded answer reward where the task has one (the
-    free-text tasks, on the ``rlog`` range); ``metrics`` the cheap metrics reported in ``info``.
+    free-text tasks, on the ``rlog`` range); ``hardened`` the answer reward with ``rlog``'s
+    exploits closed, where the task's differs from ``rlog`` (parsing and the free-text tasks,
+    on the ``rlog`` range); ``metrics`` the cheap metrics reported in ``info``.
     """
 
     rlog: float
     unit: float
     metrics: Mapping[str, Any]
     grounded: float | None = None
+    hardened: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,11 @@ class Task(ABC):
         reasoning: the output format, ``"think-first"`` (R-Log, default), ``"answer-first"``
             (R-Log-fast) or ``"none"`` (the whole completion is the answer).
         reward: the reward scheme, ``"rlog"`` (the released R-Log reward, default),
-            ``"unit"`` (the same judgement in [0, 1]) or ``"grounded"`` (free-text answers
+            ``"unit"`` (the same judgement in [0, 1]), ``"grounded"`` (free-text answers
             scored by the key facts they state, on the ``rlog`` range; needs the facts a
-            simulated sample carries; parsing and anomaly detection keep the ``rlog`` reward).
+            simulated sample carries; parsing and anomaly detection keep the ``rlog`` reward)
+            or ``"hardened"`` (``rlog``'s range and top values with its known exploits closed:
+            a strict format rule, and per task the closures of docs/rewards.md).
     """
 
     reasoning: str = THINK_FIRST
@@ -140,8 +147,9 @@ class Task(ABC):
 
     # -- scoring ---------------------------------------------------------------------------
     def parse(self, completion: str) -> ParsedCompletion:
-        """The completion's answer and reasoning under this task's format."""
-        return parse_completion(completion, self.reasoning)
+        """The completion's answer and reasoning under this task's format (under ``hardened``
+        the strict rule: no other spelling of a tag anywhere)."""
+        return parse_completion(completion, self.reasoning, self.reward == HARDENED)
 
     @abstractmethod
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
@@ -192,7 +200,7 @@ class Task(ABC):
 
     def _unanswered(self, well_formed: bool) -> Reward:
         """The reward of a completion with a wrong format or an empty answer."""
-        if self.reward != UNIT:  # rlog, and grounded, which keeps rlog's format rule
+        if self.reward != UNIT:  # rlog, and grounded and hardened, which keep rlog's values
             fmt = _RLOG_FORMAT_OK if well_formed else _RLOG_FORMAT_BAD
             return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
                           {"well_formed": well_formed, "answer_empty": True})
@@ -206,6 +214,9 @@ class Task(ABC):
         elif self.reward == GROUNDED:
             fmt = _RLOG_FORMAT_OK
             answer = verdict.grounded if verdict.grounded is not None else verdict.rlog
+        elif self.reward == HARDENED:
+            fmt = _RLOG_FORMAT_OK
+            answer = verdict.hardened if verdict.hardened is not None else verdict.rlog
         else:
             fmt, answer = _UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT * verdict.unit
         if not math.isfinite(answer):  # pragma: no cover - every judge returns finite values
@@ -222,7 +233,7 @@ class Task(ABC):
         """The lowest and highest total reward under this task's scheme."""
         if self.reward == UNIT:
             return (0.0, 1.0)
-        # grounded keeps the rlog range: its answer reward tops at the same value.
+        # grounded and hardened keep the rlog range: their answer rewards top at the same value.
         return (_RLOG_FORMAT_BAD + _RLOG_ANSWER_BAD, _RLOG_FORMAT_OK + self.rlog_answer_range[1])
 
     def reference_completion(self, sample: Sample) -> str:

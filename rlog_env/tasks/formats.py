@@ -8,6 +8,7 @@ the answer out of it. It knows nothing of tasks or rewards.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 THINK_FIRST = "think-first"
@@ -19,6 +20,13 @@ _TAGS = {
     THINK_FIRST: ("<think>", "</think>", "<answer>", "</answer>"),
     ANSWER_FIRST: ("<answer>", "</answer>", "<think>", "</think>"),
 }
+
+
+# Any spelling of the four tags: any case, whitespace inside the angle brackets. Under the strict
+# rule (reward scheme ``hardened``) the only ones allowed are the four exact tags, once each.
+# Possessive quantifiers: a "<" before a long run of whitespace is rejected without backtracking
+# (with plain ``\s*/?\s*`` that run is split every way, quadratic in its length).
+_TAG_VARIANT = re.compile(r"<\s*+/?+\s*+(?:think|answer)\s*+>", re.IGNORECASE)
 
 
 def check_format(reasoning: str) -> str:
@@ -48,17 +56,27 @@ class ParsedCompletion:
 _MALFORMED = ParsedCompletion(False, None, None)
 
 
-def parse_completion(completion: str, reasoning: str = THINK_FIRST) -> ParsedCompletion:
+def parse_completion(completion: str, reasoning: str = THINK_FIRST,
+                     strict: bool = False) -> ParsedCompletion:
     """Split a completion into reasoning and answer under the R-Log format rule.
 
     The rule is R-Log's: each of the four tags occurs exactly once (case-sensitive) and in the
     expected order. Text before the first or after the last tag is allowed, as in the released
     reward. Under ``none`` the whole completion is the answer and it is well formed when it is
     not blank.
+
+    ``strict`` (the ``hardened`` reward scheme) also refuses every other spelling of a tag
+    (``<ANSWER>``, ``< answer >``, ``</Think >``) anywhere in the completion: a second answer
+    in capitals, or a think block nested in the answer, is a format error rather than text that
+    the answer happens to contain. Under ``none`` strict refuses any tag: that format asks for
+    the answer alone, so a completion with a think block does not pass its reasoning off as
+    the answer.
     """
     if not isinstance(completion, str):
         raise TypeError(f"a completion must be a str, got {type(completion).__name__}")
     if reasoning == NO_TAGS:
+        if strict and _has_tag_variants(completion, 0):
+            return _MALFORMED
         answer = completion.strip()
         return ParsedCompletion(bool(answer), answer if answer else None, None)
     tags = _TAGS.get(reasoning)
@@ -76,11 +94,21 @@ def parse_completion(completion: str, reasoning: str = THINK_FIRST) -> ParsedCom
     # Four different tags never start at the same place, so "in order" is strictly increasing.
     if not start_first < end_first < start_second < end_second:
         return _MALFORMED
+    if strict and _has_tag_variants(completion, 4):  # the four tags above, and no other spelling
+        return _MALFORMED
     first = completion[start_first + len(open_first) : end_first].strip()
     second = completion[start_second + len(open_second) : end_second].strip()
     if reasoning == THINK_FIRST:
         return ParsedCompletion(True, second, first)
     return ParsedCompletion(True, first, second)
+
+
+def _has_tag_variants(completion: str, allowed: int) -> bool:
+    """Whether ``completion`` spells the think/answer tags more than ``allowed`` times in all
+    (any case, any spacing). ``<`` absent means no tag at all: one C-speed scan decides."""
+    if "<" not in completion:
+        return False
+    return len(_TAG_VARIANT.findall(completion)) > allowed
 
 
 def format_instructions(reasoning: str) -> str:

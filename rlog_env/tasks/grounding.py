@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 CLAIM_PENALTY = 0.25
 _CLAIMS = re.compile(
@@ -60,13 +60,27 @@ def _occurs(text: str, phrase: str) -> bool:
 
 def states(text: str, fact: Sequence[str]) -> bool:
     """Whether ``text`` states ``fact`` (any of its phrasings, whole words, any case)."""
+    return bool(stated_facts(text, (fact,)))
+
+
+def stated_facts(text: str, facts: Iterable[Sequence[str]]) -> list[Sequence[str]]:
+    """The facts ``text`` states, in order (as :func:`states` decides; the text is lowered once)."""
     lowered = text.lower()
-    return any(phrase and _occurs(lowered, phrase.lower()) for phrase in fact)
+    return [fact for fact in facts if any(phrase and _occurs(lowered, phrase.lower()) for phrase in fact)]
 
 
 def claims(text: str) -> list[str]:
     """The specific claims in ``text``: numbers with units, ips, ids, error codes, class names."""
     return [m.group(0) for m in _CLAIMS.finditer(text)]
+
+
+def concision(answer_words: int, reference_words: int) -> float:
+    """1.0 for an answer up to twice the reference's length (in words), else
+    ``2 * reference_words / answer_words``: pasting a long text does not pay (0.0 for no words;
+    a reference of no words counts as one)."""
+    if not answer_words:
+        return 0.0
+    return min(1.0, 2 * max(1, reference_words) / answer_words)
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,10 @@ class Grounding:
 
 def grounded_score(answer: str, reference: str, logs: str, facts: Sequence[Sequence[str]]) -> Grounding:
     """Score ``answer`` by the key ``facts`` it states and the claims it invents."""
-    stated = sum(1 for fact in facts if states(answer, fact))
+    stated = len(stated_facts(answer, facts))
     recall = stated / len(facts) if facts else 1.0
     known = f"{logs}\n{reference}".lower()
     invented = tuple(dict.fromkeys(c for c in claims(answer) if c.lower() not in known))
-    answer_words, reference_words = len(answer.split()), max(1, len(reference.split()))
-    concision = min(1.0, 2 * reference_words / answer_words) if answer_words else 0.0
-    score = max(0.0, recall - CLAIM_PENALTY * len(invented)) * concision
-    return Grounding(score, stated, len(facts), invented, concision)
+    brevity = concision(len(answer.split()), len(reference.split()))
+    score = max(0.0, recall - CLAIM_PENALTY * len(invented)) * brevity
+    return Grounding(score, stated, len(facts), invented, brevity)

@@ -183,7 +183,11 @@ def parsing_f1(prediction: str, template: str, message: str | None = None) -> Pa
 
 def analysed_f1(prediction: str, ref: AnalysedTemplate) -> ParsingScore:
     """:func:`parsing_f1` against a template already analysed by :func:`analyse_template`."""
-    predicted = lower_score_tokens(prediction)
+    return tokens_f1(lower_score_tokens(prediction), ref)
+
+
+def tokens_f1(predicted: list[str], ref: AnalysedTemplate) -> ParsingScore:
+    """:func:`analysed_f1` of a prediction already tokenised by :func:`lower_score_tokens`."""
     remaining = Counter(predicted)
     count = remaining.get  # not remaining[...]: Counter's __missing__ is a Python call
     template_right = 0

@@ -125,7 +125,10 @@ class TextReference:
 
     def score(self, answer: str) -> TextScores:
         """BLEU-4 and ROUGE-1/2/L of ``answer`` against this reference."""
-        hyp = answer.split()
+        return self.score_words(answer.split())
+
+    def score_words(self, hyp: list[str]) -> TextScores:
+        """:meth:`score` of an answer already split into words (``answer.split()``)."""
         h, r = len(hyp), len(self.words)
         if h == 0 or r == 0:
             return TextScores(0.0, 0.0, 0.0, 0.0)

@@ -3,8 +3,10 @@
 TRL calls each reward function with keyword arguments ``prompts``, ``completions``,
 ``completion_ids`` and every extra column of the prompt data set, and logs each function under
 its ``__name__``. The columns these functions read are ``reference`` (the reference answer),
-``logs`` (the log text of the sample, needed by log parsing to find the variables' values) and,
-for the ``grounded`` scheme, ``facts`` (the sample's key facts, each a list of phrasings).
+``logs`` (the log text of the sample, needed by log parsing to find the variables' values, and
+by the ``hardened`` scheme to recognise a copied message or log window) and, for the
+``grounded`` scheme, ``facts`` (the sample's key facts, each a list of phrasings). Every scheme
+of :data:`rlog_env.tasks.SCHEMES` is accepted, ``hardened`` included.
 A function made with ``task=None`` serves a prompt set that mixes tasks: it reads each row's
 task from the ``task`` column.
 Completions may be plain strings or chat messages. Format + answer = the environment's total

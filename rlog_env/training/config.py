@@ -80,13 +80,14 @@ class TrainConfig:
             (``episodes`` per task; a finite split gives at most its size).
         reasoning: the output format taught (SFT X→(R,Y)) and rewarded (GRPO).
         target: SFT only — ``"reasoning"`` (cold start X→(R,Y)) or ``"answer"`` (baseline X→Y).
-        reward: GRPO only — the reward scheme (``rlog``, ``unit``, ``grounded``).
+        reward: GRPO only — the reward scheme (``rlog``, ``unit``, ``grounded``, ``hardened``).
         seed: seeds the data and TRL.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         vllm: GRPO generation with vLLM: ``off``, ``colocate`` or ``server`` (CUDA only).
         lora: LoRA settings, or ``None`` for full fine-tuning.
         trl: options passed to TRL's ``SFTConfig`` / ``GRPOConfig`` as they are.
-        resume: continue from the last complete checkpoint in ``output_dir``.
+        resume: continue from the last complete checkpoint in ``output_dir`` (one whose save
+            finished: see :mod:`rlog_env.training.trainers`); incomplete ones after it are removed.
     """
 
     model: str = "tiny"

@@ -8,6 +8,17 @@ the final model to ``output_dir/final``: ``model.safetensors``, the config, the 
 before saving, so the final directory loads straight into
 :class:`rlog_env.agents.transformers_agent.TransformersAgent` (``transformers:DIR``).
 
+**Interrupted training** resumes (``resume=True``, ``rlog train … --resume``) from the last
+*complete* checkpoint. The Trainer writes a checkpoint's files one after another, so a kill
+during a save leaves a directory with some of them, or one of them cut short. Once a save has
+finished, a callback writes ``rlog_checkpoint.json`` into the checkpoint (the size of each of
+its files, written whole and renamed into place); a checkpoint counts as complete only when
+that record is there and every file it lists is whole (its recorded size; a JSON file parses). Incomplete checkpoints
+newer than the one resumed from are removed first (the Trainer would otherwise count them when
+it rotates old checkpoints away). The final model is written beside ``final`` and renamed into
+place. The checkpoints are the user's own files in the user's output directory: resuming
+loads their optimizer and RNG states the way the Trainer does.
+
 GRPO's reward functions are the task's own (:mod:`rlog_env.tasks.trl_rewards`): format and
 answer apart, so TRL logs each; they read each row's task, so one run may mix tasks. The time
 they take is measured and logged beside TRL's step time (``reward_seconds``).
@@ -18,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +40,7 @@ from rlog_env.training.config import TrainConfig, resolve_device, trl_config
 
 FINAL = "final"
 BASE = "base"
+CHECKPOINT_RECORD = "rlog_checkpoint.json"  # written into a checkpoint once it is saved whole
 # GRPO prompts from an endless source start here, apart from the samples SFT was built from.
 GRPO_FIRST_INDEX = 1_000_000
 
@@ -63,21 +76,84 @@ def resolve_model(config: TrainConfig) -> str:
 
 
 def load_model(path: str, device: str):
-    """The model (float32 on CPU, bf16 on CUDA) and its tokenizer, through safetensors."""
-    from rlog_env.models import import_llm
+    """The model (float32 on CPU, bf16 on CUDA) and its tokenizer, through safetensors only and
+    without running code from the model's directory (``trust_remote_code=False``)."""
+    from rlog_env.models import import_llm, require_safetensors
     torch, transformers = import_llm("training")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    require_safetensors(path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    model = transformers.AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, dtype=dtype)
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, use_safetensors=True, dtype=dtype,
+                                                              trust_remote_code=False)
     return model, tokenizer
 
 
-def _last_checkpoint(output_dir: str) -> str | None:
-    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    complete = [p for p in checkpoints if (p / "trainer_state.json").is_file()]
-    return str(complete[-1]) if complete else None
+def _checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """The ``checkpoint-STEP`` directories of ``output_dir``, by step."""
+    found = []
+    for path in Path(output_dir).glob("checkpoint-*"):
+        step = path.name[len("checkpoint-"):]
+        if step.isdigit() and path.is_dir():
+            found.append((int(step), path))
+    return sorted(found)
+
+
+def _checkpoint_files(checkpoint: Path) -> dict[str, int]:
+    return {p.relative_to(checkpoint).as_posix(): p.stat().st_size for p in sorted(checkpoint.rglob("*"))
+            if p.is_file() and p.name != CHECKPOINT_RECORD and not p.name.startswith(f".{CHECKPOINT_RECORD}")}
+
+
+def mark_complete(checkpoint: str | os.PathLike, step: int) -> None:
+    """Record that ``checkpoint`` was saved completely: the size of each of its files."""
+    checkpoint = Path(checkpoint)
+    tmp = checkpoint / f".{CHECKPOINT_RECORD}.tmp"
+    tmp.write_text(json.dumps({"step": step, "files": _checkpoint_files(checkpoint)}, indent=1), encoding="utf-8")
+    os.replace(tmp, checkpoint / CHECKPOINT_RECORD)
+
+
+def _whole(path: Path, size: int) -> bool:
+    if path.suffix == ".json":
+        # A JSON file cut short never parses; parsing (not the size) also lets a user edit
+        # trainer_state.json by hand.
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    return path.stat().st_size == size
+
+
+def is_complete(checkpoint: str | os.PathLike) -> bool:
+    """Whether ``checkpoint`` has its completion record and every file it lists, whole (its
+    recorded size; a JSON file: parses)."""
+    checkpoint = Path(checkpoint)
+    try:
+        record = json.loads((checkpoint / CHECKPOINT_RECORD).read_text(encoding="utf-8"))
+        files = record["files"]
+        return "trainer_state.json" in files and all(_whole(checkpoint / name, size) for name, size in files.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> Path | None:
+    """The complete checkpoint of ``output_dir`` with the most steps, or ``None``."""
+    for _, path in reversed(_checkpoints(output_dir)):
+        if is_complete(path):
+            return path
+    return None
+
+
+def _checkpoint_callback():
+    import transformers
+
+    class MarkCompleteCheckpoints(transformers.TrainerCallback):
+        """Writes the completion record of each checkpoint once the Trainer has saved it."""
+
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and checkpoint.is_dir():
+                mark_complete(checkpoint, state.global_step)
+
+    return MarkCompleteCheckpoints()
 
 
 def save_final(trainer, tokenizer, config: TrainConfig, kind: str, seconds: float, extra=None) -> Path:
@@ -94,13 +170,32 @@ def save_final(trainer, tokenizer, config: TrainConfig, kind: str, seconds: floa
               "log_history": trainer.state.log_history, **(extra or {})}
     (tmp / "training.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+        # The old one moves aside first: at every moment `final` is a whole model or absent.
+        stale = final.with_name(f".{FINAL}.stale-{os.getpid()}")
+        shutil.rmtree(stale, ignore_errors=True)
+        os.replace(final, stale)
+        os.replace(tmp, final)
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
     return final
 
 
+def _resume_point(config: TrainConfig) -> str | None:
+    """The last complete checkpoint; incomplete ones after it are removed (see the module
+    docstring)."""
+    resume = last_complete_checkpoint(config.output_dir)
+    resumed_step = -1 if resume is None else int(resume.name[len("checkpoint-"):])
+    for step, path in _checkpoints(config.output_dir):
+        if step > resumed_step and not is_complete(path):
+            print(f"[rlog_env] removing the incomplete checkpoint {path} (a save that did not finish)",
+                  file=sys.stderr)
+            shutil.rmtree(path)
+    return str(resume) if resume is not None else None
+
+
 def _run(trainer, config: TrainConfig) -> float:
-    resume = _last_checkpoint(config.output_dir) if config.resume else None
+    resume = _resume_point(config) if config.resume else None
     began = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     return time.perf_counter() - began
@@ -121,7 +216,7 @@ def train_sft(config: TrainConfig) -> Path:
     dataset = sft_dataset(trajectories, config.target, config.reasoning).shuffle(seed=config.seed)
     model, tokenizer = load_model(resolve_model(config), device)
     trainer = trl.SFTTrainer(model=model, args=trl_config(config, "sft", device), train_dataset=dataset,
-                             processing_class=tokenizer,
+                             processing_class=tokenizer, callbacks=[_checkpoint_callback()],
                              peft_config=config.lora.peft_config() if config.lora else None)
     seconds = _run(trainer, config)
     return save_final(trainer, tokenizer, config, "sft", seconds, {"examples": len(dataset)})
@@ -172,7 +267,7 @@ def train_grpo(config: TrainConfig) -> Path:
     rewards = [_TimedReward(f, clock) for f in trl_reward_functions(None, config.reasoning, config.reward)]
     trainer = trl.GRPOTrainer(model=model, reward_funcs=rewards, args=trl_config(config, "grpo", device),
                               train_dataset=dataset, processing_class=tokenizer,
-                              callbacks=[_reward_clock_callback(clock)],
+                              callbacks=[_reward_clock_callback(clock), _checkpoint_callback()],
                               peft_config=config.lora.peft_config() if config.lora else None)
     seconds = _run(trainer, config)
     return save_final(trainer, tokenizer, config, "grpo", seconds, {"prompts": len(dataset)})
@@ -192,5 +287,6 @@ def final_metrics(checkpoint: str | os.PathLike) -> dict[str, Any]:
     return json.loads((Path(checkpoint) / "training.json").read_text(encoding="utf-8"))
 
 
-__all__ = ["FINAL", "GRPO_FIRST_INDEX", "load_model", "resolve_model", "save_final", "train", "train_grpo",
-           "train_sft", "training_samples"]
+__all__ = ["CHECKPOINT_RECORD", "FINAL", "GRPO_FIRST_INDEX", "is_complete", "last_complete_checkpoint",
+           "load_model", "mark_complete", "resolve_model", "save_final", "train", "train_grpo", "train_sft",
+           "training_samples"]

@@ -1,135 +1,26 @@
 """The OpenAI-compatible agent against a real HTTP server on loopback.
 
-The server is ``http.server.ThreadingHTTPServer`` on 127.0.0.1 (port 0) serving
-``POST /v1/chat/completions``; each test gives it a behaviour: answer, delay, fail, stall.
+The server (openai_loopback.py, the ``serve`` fixture of conftest.py) is
+``http.server.ThreadingHTTPServer`` on 127.0.0.1 (port 0) serving ``POST /v1/chat/completions``;
+each test gives it a behaviour: answer, delay, fail, stall. Faults under load:
+test_openai_faults.py.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 import gymnasium as gym
 import pytest
+from openai_loopback import completion, echo, observations
 
 import rlog_env  # noqa: F401 - registers the environments
 from rlog_env.agents.base import Observation
 from rlog_env.agents.openai_agent import OpenAIAgent
 
 KEY_ENV = "RLOG_TEST_OPENAI_KEY"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default listen backlog of 5 drops bursts of connections
-
-
-class ChatServer:
-    """A small OpenAI-compatible server; ``behave(server, body) -> (status, payload, delay)``.
-
-    ``payload`` is a dict (sent as JSON) or bytes; ``delay`` seconds pass before answering;
-    a delay of ``None`` stalls until the test ends. Counts requests and in-flight requests.
-    """
-
-    def __init__(self, behave: Callable):
-        self.behave = behave
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.release = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_POST(self):
-                with server.lock:
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                try:
-                    length = int(self.headers.get("Content-Length", 0))
-                    body = json.loads(self.rfile.read(length))
-                    with server.lock:
-                        server.requests.append(body)
-                        server.headers.append(dict(self.headers))
-                    if self.path != "/v1/chat/completions":
-                        status, payload, delay = 404, {"error": "not found"}, 0
-                    else:
-                        status, payload, delay = server.behave(server, body)
-                    if delay is None:
-                        server.release.wait(30)
-                        return
-                    if delay:
-                        time.sleep(delay)
-                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                finally:
-                    with server.lock:
-                        server.in_flight -= 1
-
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def count(self, content: str) -> int:
-        with self.lock:
-            return sum(1 for r in self.requests if r["messages"][-1]["content"] == content)
-
-
-@pytest.fixture
-def serve():
-    servers: list[ChatServer] = []
-
-    def start(behave: Callable) -> ChatServer:
-        server = ChatServer(behave)
-        server.thread.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.release.set()
-        server.httpd.shutdown()
-        server.httpd.server_close()
-
-
-def completion(content: str, usage: bool = True) -> dict:
-    body = {"id": "chatcmpl-test", "object": "chat.completion", "model": "test-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}]}
-    if usage:
-        body["usage"] = {"prompt_tokens": 11, "completion_tokens": len(content.split()),
-                         "total_tokens": 11 + len(content.split())}
-    return body
-
-
-def echo(server, body):
-    """Answers ``<think>…</think><answer>{user content}</answer>``."""
-    return 200, completion(f"<think>read it</think><answer>{body['messages'][-1]['content']}</answer>"), 0
-
-
-def observations(n: int) -> list[Observation]:
-    return [Observation(prompt=f"question {i}",
-                        messages=({"role": "system", "content": "You analyse logs."},
-                                  {"role": "user", "content": f"question {i}"}),
-                        task="AnomalyDetection", logs="") for i in range(n)]
 
 
 def test_answers_in_order_with_messages_usage_and_bearer_key(serve, monkeypatch):

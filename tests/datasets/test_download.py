@@ -10,7 +10,14 @@ mirror without them would.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -19,6 +26,7 @@ import pytest
 from rlog_env.datasets.base import DataError
 from rlog_env.datasets.download import (
     BASE_URL_ENV,
+    CHUNK_SIZE,
     DATASETS,
     DEFAULT_BASE_URL,
     LICENCES,
@@ -26,6 +34,8 @@ from rlog_env.datasets.download import (
     dataset_files,
     download,
     manifest,
+    read_manifest,
+    remove_stale_parts,
     resolve_base_url,
     verify,
 )
@@ -305,3 +315,132 @@ def test_a_downloaded_hdfs_directory_serves_the_hdfs_source(mirror, tmp_path):
     download("hdfs", tmp_path, base_url=mirror.url, **FAST)
     source = load_source("hdfs", "anomaly_detection", split="test", data_dir=tmp_path)
     assert len(source) > 0 and {s.reference for s in source.samples} == {"normal", "abnormal"}
+
+
+# --------------------------------------------------------------------------------------------
+# Pinning, unknown files, links, retries and kills
+
+
+def test_every_manifest_row_is_pinned_by_commit_size_and_sha256(data_dir):
+    rows = manifest()
+    assert rows == read_manifest(data_dir / "MANIFEST.tsv")  # the data directory's copy reads the same
+    for entry in rows:
+        assert re.fullmatch(r"[0-9a-f]{40}", entry.commit), entry  # a commit id, never a branch
+        assert re.fullmatch(r"[0-9a-f]{64}", entry.sha256) and entry.size > 0, entry
+        assert f"/{entry.repo}/{entry.commit}/" in entry.url("http://mirror")
+
+
+def test_a_file_the_manifest_does_not_list_is_never_verified(mirror, tmp_path):
+    download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, **FAST)
+    (tmp_path / "hdfs_anomaly" / "extra.csv").write_text("Sequence,label\n5 5,0\n")
+    report = download("hdfs", tmp_path, base_url=mirror.url, **FAST)
+    assert "hdfs_anomaly/extra.csv" not in report.verified + report.fetched
+    assert sorted(report.verified + report.fetched) == sorted(e.path for e in DATASETS["hdfs"])
+    with pytest.raises(ValueError, match="unmatched 'hdfs_anomaly/extra.csv'"):
+        download("hdfs", tmp_path, base_url=mirror.url, files="hdfs_anomaly/extra.csv", **FAST)
+    with pytest.raises(ValueError, match="unmatched"):
+        verify("hdfs", tmp_path, files="hdfs_anomaly/extra.csv")
+
+
+def test_a_file_linked_out_of_the_data_directory_is_fetched_again(mirror, data_dir, tmp_path):
+    """Even a link to the right bytes is not trusted: the sources refuse links out of the data
+    directory, so download replaces the link by the verified file (and leaves its target alone)."""
+    root, outside = tmp_path / "data", tmp_path / "outside" / "hdfs_train"
+    outside.parent.mkdir(parents=True)
+    outside.write_bytes((data_dir / VICTIM).read_bytes())
+    (root / VICTIM).parent.mkdir(parents=True)
+    (root / VICTIM).symlink_to(outside)
+    assert verify("hdfs", root, files=VICTIM) == [
+        f"{VICTIM}: a symbolic link out of the data directory (to {outside.resolve()}); expected a file inside it"]
+    report = download("hdfs", root, base_url=mirror.url, files=VICTIM, **FAST)
+    assert report.fetched == [VICTIM] and mirror.requests[VICTIM] == 1
+    assert not (root / VICTIM).is_symlink() and _same_as_original(root, data_dir, VICTIM)
+    assert outside.read_bytes() == (data_dir / VICTIM).read_bytes()
+    assert verify("hdfs", root, files=VICTIM) == []
+
+
+def test_a_folder_linked_out_of_the_data_directory_is_never_written(mirror, tmp_path):
+    root, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "hdfs_anomaly").symlink_to(elsewhere)
+    with pytest.raises(DownloadError) as caught:
+        download("hdfs", root, base_url=mirror.url, files=VICTIM, **FAST)
+    (sub,) = caught.value.errors
+    assert str(sub).startswith(str(root.resolve() / VICTIM)) and "refused" in str(sub)
+    assert str(elsewhere.resolve()) in str(sub) and "outside the data directory" in str(sub)
+    assert list(elsewhere.iterdir()) == [] and mirror.requests[VICTIM] == 0
+
+
+def test_a_stalled_attempt_is_retried_from_the_first_byte(mirror, data_dir, tmp_path):
+    """There is no resume: the retry fetches the whole file again, nothing of the stalled
+    attempt is kept (the mirror ignores Range, so a resumed body would not verify)."""
+    mirror.faults[VICTIM] = {"stall_after": 70_000, "times": 1}
+    events = []
+    report = download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, retries=1, backoff=0.0,
+                      timeout=0.5, progress=lambda *event: events.append(event))
+    assert report.fetched == [VICTIM] and mirror.requests[VICTIM] == 2
+    assert _same_as_original(tmp_path, data_dir, VICTIM) and _leftovers(tmp_path) == []
+    statuses = [e[1] for e in events]
+    retry = statuses.index("retry")
+    assert any(e[1] == "fetching" and e[2] >= CHUNK_SIZE for e in events[:retry])  # bytes came, then the stall
+    assert next(e for e in events[retry:] if e[1] == "fetching")[2] <= CHUNK_SIZE  # counted from zero again
+
+
+def test_a_corrupt_file_is_gone_even_when_its_fetch_is_interrupted(mirror, tmp_path):
+    victim = tmp_path / VICTIM
+    victim.parent.mkdir(parents=True)
+    victim.write_bytes(b"x" * SIZE)  # the right size, the wrong bytes
+
+    def interrupt(path, status, done, total):
+        if status == "fetching":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, progress=interrupt, **FAST)
+    assert not victim.exists() and _leftovers(tmp_path) == []
+
+
+_CHILD = ("import sys\n"
+          "from rlog_env.datasets.download import download\n"
+          "download('hdfs', sys.argv[1], base_url=sys.argv[2], files=sys.argv[3], retries=0, timeout=60)\n")
+
+
+def test_a_download_killed_outright_leaves_nothing_that_could_pass(mirror, data_dir, tmp_path):
+    """SIGKILL runs no cleanup: the killed download leaves its hidden part file, never a file at
+    the final path; the next run deletes the part file nobody holds, and completes."""
+    mirror.faults[VICTIM] = {"stall_after": 70_000}  # the child is mid-body when it is killed
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path), mirror.url, VICTIM],
+                             env={**os.environ, "no_proxy": "*", "NO_PROXY": "*"})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size >= CHUNK_SIZE for p in _leftovers(tmp_path)):
+            assert child.poll() is None, "the download ended before it could be killed"
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.02)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert child.returncode == -signal.SIGKILL
+    (part,) = _leftovers(tmp_path)
+    assert part.parent == (tmp_path / VICTIM).parent and part.name.startswith(".hdfs_train.")
+    assert not (tmp_path / VICTIM).exists()
+    assert verify("hdfs", tmp_path, files=VICTIM) == [f"{VICTIM}: missing"]
+
+    del mirror.faults[VICTIM]
+    report = download("hdfs", tmp_path, base_url=mirror.url, files=VICTIM, **FAST)
+    assert report.fetched == [VICTIM] and _same_as_original(tmp_path, data_dir, VICTIM)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_part_file_still_being_written_is_not_taken_for_stale(tmp_path):
+    dest = tmp_path / "hdfs_anomaly" / "hdfs_train"
+    dest.parent.mkdir()
+    live, stale = dest.parent / ".hdfs_train.live1234.part", dest.parent / ".hdfs_train.dead5678.part"
+    other = dest.parent / ".hdfs_test_abnormal.dead9999.part"  # another file's: not this one's to judge
+    for path in (live, stale, other):
+        path.write_bytes(b"partial")
+    with open(live, "rb") as held:  # a live download holds a lock on its part file
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert remove_stale_parts(dest) == [stale]
+    assert live.exists() and other.exists() and not stale.exists()

@@ -495,7 +495,7 @@ def test_loglm_json_truncated_pretty_printed(data_dir, tmp_path, loglm_items):
 def test_loglm_json_object_not_array(data_dir, tmp_path, loglm_items):
     path = _loglm_dir(data_dir, tmp_path)
     path.write_text(json.dumps({"items": loglm_items[:5]}), encoding="utf-8")
-    _expect_data_error(lambda: _loglm(tmp_path), path, 1, "array", "dict")
+    _expect_data_error(lambda: _loglm(tmp_path), path, 1, "array", "found an object")
 
 
 def test_loglm_item_missing_output(data_dir, tmp_path, loglm_items):

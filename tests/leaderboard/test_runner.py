@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +11,6 @@ from rlog_env.leaderboard import tables
 from rlog_env.leaderboard.results import read_results, repair
 from rlog_env.leaderboard.runner import evaluate, rescore
 
-REPO = Path(__file__).resolve().parents[2]
 NORMAL = "<think>Routine traffic only.</think><answer>normal</answer>"
 ENVS = ["RLog/AnomalyDetection-v0", "RLog/LogParsing-v0"]
 
@@ -45,6 +38,7 @@ def test_a_run_records_every_episode_once(tmp_path):
 
 
 def test_a_resumed_run_skips_what_is_done_and_redoes_a_torn_line(tmp_path):
+    # Every kind of torn tail, and real `rlog eval` processes killed with SIGKILL: test_interrupted.py
     run = tmp_path / "run"
     evaluate(agents(), ENVS, episodes=6, run_dir=run)
     results = run / "results.jsonl"
@@ -70,29 +64,6 @@ def test_another_configuration_is_refused(tmp_path):
     evaluate(agents(), ENVS, episodes=3, run_dir=tmp_path / "run")
     with pytest.raises(ValueError, match="another configuration"):
         evaluate(agents(), ENVS, episodes=4, run_dir=tmp_path / "run")
-
-
-def test_a_killed_run_resumes_with_nothing_lost_or_counted_twice(tmp_path):
-    run = tmp_path / "run"
-    code = (
-        "import time\n"
-        "from rlog_env.agents.base import FunctionAgent\n"
-        "from rlog_env.leaderboard.runner import evaluate\n"
-        "def slow(p):\n    time.sleep(0.01)\n    return '<think>x</think><answer>normal</answer>'\n"
-        f"evaluate([FunctionAgent(slow, name='slow')], {ENVS!r}, episodes=60, run_dir={str(run)!r}, batch_size=4)\n"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(read_results(run))) < 20:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    before = len(list(read_results(run)))
-    assert 0 < before < 120
-    slow = FunctionAgent(lambda p: NORMAL, name="slow")
-    frame = evaluate([slow], ENVS, episodes=60, run_dir=run, batch_size=4)
-    assert len(frame) == 120
-    assert len({(r.env, r.index) for r in frame.itertuples()}) == 120
 
 
 def test_rescore_reproduces_and_catches_an_edited_score(tmp_path):
@@ -130,3 +101,18 @@ def test_a_function_is_an_agent_and_a_bad_agent_is_named(tmp_path):
     assert set(frame.agent) == {"normal_agent"}
     with pytest.raises(ValueError, match="unknown agent"):
         evaluate(["no-such-agent"], ["RLog/AnomalyDetection-v0"], episodes=3, run_dir=tmp_path / "s")
+
+
+def test_any_answer_text_is_recorded_and_reads_back_exactly(tmp_path):
+    # A lone surrogate cannot be written as UTF-8 (it crashed the run); NUL, line and paragraph
+    # separators, CR and right-to-left marks must not split or garble a record either.
+    texts = ["<answer>\ud800normal</answer>", "<think>\x00</think><answer>normal\r\nabnormal</answer>",
+             "<answer>\u202enormal\u2028\u2029</answer>", "<answer>é✓\U0001F600</answer>"]
+    answers = iter(texts * 2)
+    agent = FunctionAgent(lambda prompt: next(answers), name="anything")
+    frame = evaluate([agent], ["RLog/AnomalyDetection-v0"], episodes=len(texts), run_dir=tmp_path / "run",
+                     fit=False)
+    assert [r["answer"] for r in read_results(tmp_path / "run")] == texts == list(frame["answer"])
+    assert frame["latency_s"].dtype.kind == "f"
+    assert tables.leaderboard(frame)["rows"][0]["tasks"]["AnomalyDetection"]["episodes"] == len(texts)
+    assert (tmp_path / "run" / "results.jsonl").read_bytes().count(b"\n") == len(texts)

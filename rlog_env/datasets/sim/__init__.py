@@ -33,7 +33,7 @@ from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_c
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
 from rlog_env.datasets.sim.seeding import sample_generator
 from rlog_env.tasks import Sample
-from rlog_env.tasks.grounding import states
+from rlog_env.tasks.grounding import stated_facts
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
 NAME = "sim"
@@ -196,7 +196,7 @@ class SimSource:
         reference = getattr(scenario, _TEXT_REFERENCE[task])
         # Only the facts this reference states, by the grounded scheme's own rule: the
         # reference must earn the top reward.
-        facts = tuple(f for f in scenario.facts if states(reference, f))
+        facts = tuple(stated_facts(reference, scenario.facts))
         return Sample(task, scenario.family, scenario.window, reference,
                       facts={**hidden, "key_facts": facts}, meta=meta)
 
