@@ -13,8 +13,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 # The peak is read from /proc/self/status (VmHWM: this process image's own high-water mark):
 # getrusage's ru_maxrss would also count the parent's pages at the fork that started it (a
 # pytest process that loaded a model can be gigabytes).

@@ -296,7 +296,7 @@ def test_a_malformed_record_is_an_error_naming_file_line_and_field(case, clean_r
     message = str(raised.value)
     assert f"{run / RESULTS}, line 2: " in message and expected in message, message
     assert cli.main(["leaderboard", str(run)]) == 2
-    assert f"line 2: " in capsys.readouterr().err
+    assert "line 2: " in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rlog_env.leaderboard.aggregate import TASK_TITLES, Aggregate
+from rlog_env.leaderboard.aggregate import TASK_TITLES, Aggregate  # noqa: F401  (TASK_TITLES re-exported)
 
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "radar.png")
 
