@@ -148,30 +148,13 @@ def _new_run_dir(base: Path) -> Path:
     return path
 
 
-def evaluate(
-    agents: Sequence[Any],
-    envs: Sequence[str] | None = None,
-    *,
-    source: str = "sim",
-    split: str = "test",
-    episodes: int | None = None,
-    data_dir=None,
-    domains: Sequence[str] | None = None,
-    difficulty: str | None = None,
-    reward: str = "rlog",
-    run_dir: str | Path | None = None,
-    batch_size: int = 16,
-    fit: bool = True,
-    progress: bool = False,
-):
+def evaluate(agents: Sequence[Any], envs: Sequence[str] | None = None, **options: Any):
     """Evaluate ``agents`` and return every episode as a pandas DataFrame (its
-    ``attrs["run_dir"]`` names the run directory). :func:`run` does the same and returns only
-    the run directory, holding nothing in memory: ``rlog eval`` streams its leaderboard from
-    ``results.jsonl`` instead.
+    ``attrs["run_dir"]`` names the run directory). The arguments are :func:`run`'s, which does
+    the same and returns only the run directory, holding nothing in memory: ``rlog eval``
+    streams its leaderboard from ``results.jsonl`` instead.
     """
-    run_path = run(agents, envs, source=source, split=split, episodes=episodes, data_dir=data_dir,
-                   domains=domains, difficulty=difficulty, reward=reward, run_dir=run_dir,
-                   batch_size=batch_size, fit=fit, progress=progress)
+    run_path = run(agents, envs, **options)
     frame = read_frame(run_path)
     frame.attrs["run_dir"] = str(run_path)
     return frame
