@@ -328,6 +328,19 @@ def make_readable(path: Path) -> None:
             os.chmod(item, 0o666 & ~umask)
 
 
+def replace_directory(tmp: Path, final: Path) -> Path:
+    """Move the finished directory ``tmp`` to ``final``; an old ``final`` moves aside first and is
+    then removed, so that at every moment ``final`` is a whole directory or absent."""
+    if final.exists():
+        stale = final.parent / f".stale-{final.name}-{os.getpid()}-{time.time_ns()}"
+        os.replace(final, stale)
+        os.replace(tmp, final)
+        shutil.rmtree(stale, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+    return final
+
+
 def import_llm(user: str = "this"):
     """``(torch, transformers)``, or an ``ImportError`` that names the extra to install."""
     try:

@@ -36,12 +36,11 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from rlog_env.models import import_llm, make_readable
+from rlog_env.models import import_llm, make_readable, replace_directory
 
 BOS = "<|im_start|>"
 EOS = "<|im_end|>"
@@ -151,14 +150,7 @@ def build_tiny(config: TinyModelConfig, out_dir: str | os.PathLike, *, overwrite
         (tmp / "README.md").write_text(_model_card(config, parameters, len(tokenizer), transformers.__version__),
                                        encoding="utf-8")
         make_readable(tmp)
-        if final.exists():
-            # Empty, or overwrite=True: move the old one aside first, then drop it.
-            stale = final.parent / f".stale-{final.name}-{os.getpid()}-{time.time_ns()}"
-            os.replace(final, stale)
-            os.replace(tmp, final)
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_directory(tmp, final)  # an empty old one, or overwrite=True
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from rlog_env.datasets import load_source
+from rlog_env.models import replace_directory
 from rlog_env.tasks import trl_reward_functions
 from rlog_env.training.config import TrainConfig, resolve_device, trl_config
 
@@ -169,16 +170,7 @@ def save_final(trainer, tokenizer, config: TrainConfig, kind: str, seconds: floa
     record = {"kind": kind, "config": config.as_dict(), "seconds": round(seconds, 2),
               "log_history": trainer.state.log_history, **(extra or {})}
     (tmp / "training.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    if final.exists():
-        # The old one moves aside first: at every moment `final` is a whole model or absent.
-        stale = final.with_name(f".{FINAL}.stale-{os.getpid()}")
-        shutil.rmtree(stale, ignore_errors=True)
-        os.replace(final, stale)
-        os.replace(tmp, final)
-        shutil.rmtree(stale, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-    return final
+    return replace_directory(tmp, final)
 
 
 def _resume_point(config: TrainConfig) -> str | None:
