@@ -56,9 +56,14 @@ def test_peak_memory_does_not_follow_the_episode_count(benchmark, tmp_path):
           f"{large} episodes {second['peak_mb']:.0f} MB ({second['seconds']:.0f} s)")
     assert first["code"] == second["code"] == 0
     assert second["peak_mb"] < 1024
-    # The leaderboard is streamed from results.jsonl (rlog_env/leaderboard/aggregate.py): what
-    # is left per episode is ~50 bytes of arrays plus caches filling to their bounds (0.6 KB an
-    # episode from 1,000 to 100,000; it was 7 KB with an in-memory frame).
+    # Nothing is kept per episode: the runner plans ranges and resumes from runs of indices,
+    # the leaderboard keeps sums, distinct (answer, reference) pairs and a Poisson bootstrap's
+    # per-resample sums (rlog_env/leaderboard/aggregate.py). What still differs between the
+    # sizes is bounded caches filling (the scorers' 4,096-entry template caches, sacrebleu's
+    # tokenizer caches between two clearings) and the allocator: 10 MB in all, ~106 bytes an
+    # episode from 1,000 to 100,000 (126 and 136 MB; it was 0.6 KB, and 7 KB with an in-memory
+    # frame), a constant that only looks per-episode when divided by the episodes.
     growth_per_episode = (second["peak_mb"] - first["peak_mb"]) * 1024 * 1024 / (large - small)
     benchmark.extra_info["growth_bytes_per_episode"] = round(growth_per_episode)
-    assert growth_per_episode < 2 * 1024, f"{growth_per_episode:.0f} bytes per episode"
+    limit = 256 if large >= 50_000 else 1024  # at the quick default sizes the caches are still filling
+    assert growth_per_episode < limit, f"{growth_per_episode:.0f} bytes per episode"

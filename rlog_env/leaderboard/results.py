@@ -11,6 +11,11 @@ flushed, so a run killed at any point loses at most the lines being written:
   process at a time writes a run (an exclusive ``flock`` on ``results.jsonl``, released by the
   kernel when the process dies, even by SIGKILL), so two runs cannot record the same episodes.
 
+What is recorded is kept as an :class:`EpisodeSet`: per (agent, environment), the recorded
+sample indices as runs of consecutive indices. The runner writes each environment's episodes in
+index order, so a run of any length (resumed or not) costs a few intervals per cell, not a key
+per episode.
+
 Results files are data handed around (submitted runs): they are read as JSON only, never
 unpickled or evaluated, and every record is checked before anything uses it. A complete line
 that is not a valid episode record, or an episode recorded twice, is an error naming the file,
@@ -19,6 +24,7 @@ the line and what was expected; nothing is silently skipped.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -56,6 +62,93 @@ class RunInUse(ValueError):
 def episode_key(record: dict[str, Any]) -> tuple[str, str, int]:
     """What identifies an episode within a run: (agent, environment, sample index)."""
     return record["agent"], record["env"], int(record["index"])
+
+
+class IndexSet:
+    """A set of non-negative integers kept as sorted, disjoint runs ``[start, end)``: indices
+    added in order (``0, 1, 2, ...``, as the runner writes them) cost one run, whatever their
+    number; memory follows the number of gaps, never the number of indices."""
+
+    __slots__ = ("_starts", "_ends", "_count")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, index: int) -> bool:
+        at = bisect.bisect_right(self._starts, index) - 1
+        return at >= 0 and index < self._ends[at]
+
+    def add(self, index: int) -> bool:
+        """Add ``index``; False (and nothing changes) when it is already in the set."""
+        starts, ends = self._starts, self._ends
+        at = bisect.bisect_right(starts, index) - 1  # the last run starting at or before index
+        if at >= 0 and index < ends[at]:
+            return False
+        joins_left = at >= 0 and ends[at] == index
+        joins_right = at + 1 < len(starts) and starts[at + 1] == index + 1
+        if joins_left and joins_right:  # fills the gap between two runs
+            ends[at] = ends[at + 1]
+            del starts[at + 1], ends[at + 1]
+        elif joins_left:
+            ends[at] = index + 1
+        elif joins_right:
+            starts[at + 1] = index
+        else:
+            starts.insert(at + 1, index)
+            ends.insert(at + 1, index + 1)
+        self._count += 1
+        return True
+
+    @property
+    def runs(self) -> int:
+        """How many runs of consecutive indices the set holds (what its memory follows)."""
+        return len(self._starts)
+
+
+class EpisodeSet:
+    """The episodes of a run, by :func:`episode_key`: per (agent, environment) an
+    :class:`IndexSet` of sample indices (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._cells: dict[tuple[str, str], IndexSet] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, key: tuple[str, str, int]) -> bool:
+        agent, env, index = key
+        cell = self._cells.get((agent, env))
+        return cell is not None and index in cell
+
+    def add(self, key: tuple[str, str, int]) -> bool:
+        """Add an episode; False when it is already in the set."""
+        agent, env, index = key
+        cell = self._cells.get((agent, env))
+        if cell is None:
+            cell = self._cells[(agent, env)] = IndexSet()
+        if cell.add(index):
+            self._count += 1
+            return True
+        return False
+
+    @property
+    def runs(self) -> int:
+        """The runs of consecutive indices over all cells (what the memory follows)."""
+        return sum(cell.runs for cell in self._cells.values())
+
+
+def recorded_episodes(run_dir: Path) -> EpisodeSet:
+    """The episodes ``results.jsonl`` of a run records (each checked, as :func:`read_results`)."""
+    done = EpisodeSet()
+    for record in read_results(run_dir):
+        done.add(episode_key(record))
+    return done
 
 
 def _torn_tail(fd: int) -> tuple[int, int]:
@@ -147,7 +240,20 @@ def read_results(run_dir: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
     _check_regular(path)
-    seen: dict[tuple[str, str, int], int] = {}
+    # The episodes seen so far, as runs of indices (a few per cell, not one entry per episode):
+    # reading 100,000 records holds no more than reading 1,000.
+    seen = EpisodeSet()
+    for number, record in _records(path):
+        key = episode_key(_check_record(record, path, number))
+        if not seen.add(key):
+            first = next(n for n, r in _records(path) if episode_key(r) == key)
+            raise _fail(path, number, f"episode {key} is recorded a second time (first at line "
+                                      f"{first}); an episode counts once")
+        yield record
+
+
+def _records(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` of each complete line of ``path``; a torn last line ends it."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
@@ -161,12 +267,7 @@ def read_results(run_dir: Path) -> Iterator[dict[str, Any]]:
                 record = json.loads(text, parse_constant=_reject_constant)
             except ValueError as exc:
                 raise _fail(path, number, f"not a JSON episode record ({getattr(exc, 'msg', exc)})") from None
-            key = episode_key(_check_record(record, path, number))
-            if key in seen:
-                raise _fail(path, number, f"episode {key} is recorded a second time (first at line "
-                                          f"{seen[key]}); an episode counts once")
-            seen[key] = number
-            yield record
+            yield number, record
 
 
 def read_header(run_dir: Path) -> dict[str, Any]:

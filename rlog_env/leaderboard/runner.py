@@ -15,9 +15,10 @@ episodes as a pandas DataFrame.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -28,8 +29,8 @@ import rlog_env
 from rlog_env.agents.base import Agent, Observation, as_agent
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
-from rlog_env.leaderboard.results import (CONFIG, RESULTS, ResultsWriter, episode_key, read_frame, read_header,
-                                            read_results)
+from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, episode_key, read_frame,
+                                            read_header, read_results, recorded_episodes)
 from rlog_env.tasks import get_task
 
 DEFAULT_SIM_EPISODES = 100  # episodes per task from the simulator's test set, by default
@@ -70,12 +71,13 @@ class EvalConfig:
 
 @dataclass
 class Plan:
-    """The episodes of one environment in a run."""
+    """The episodes of one environment in a run: ``indices`` is a ``range`` (never a list of
+    every index: a plan of 100,000 episodes holds three integers)."""
 
     env_id: str
     task: str
     source: Any
-    indices: list[int] = field(default_factory=list)
+    indices: Sequence[int] = range(0)
 
 
 def _source_options(config: EvalConfig) -> dict[str, Any]:
@@ -102,7 +104,7 @@ def plan(config: EvalConfig, data_dir=None) -> list[Plan]:
                 count = min(DEFAULT_SIM_EPISODES, len(source))
         else:
             count = config.episodes or DEFAULT_SIM_EPISODES
-        plans.append(Plan(env_id, task, source, list(range(count))))
+        plans.append(Plan(env_id, task, source, range(count)))
     if not plans:
         raise ValueError(f"source {config.source!r} serves none of {list(config.envs)}")
     return plans
@@ -211,12 +213,12 @@ def run(
     # The writer takes the run's lock (and repairs a torn last line) before anything reads
     # what is done: a second process on the same run stops here instead of redoing episodes.
     with ResultsWriter(run_path) as writer:
-        done = {episode_key(r) for r in read_results(run_path)}
+        done = recorded_episodes(run_path)  # runs of indices per cell, not a key per episode
         _run_episodes(config, plans, agent_objects, done, writer, data_dir, fit, progress)
     return run_path
 
 
-def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequence[Agent], done: set,
+def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequence[Agent], done: EpisodeSet,
                   writer: ResultsWriter, data_dir, fit: bool, progress: bool) -> None:
     """Ask each agent every episode not in ``done``, score the answers, append the records."""
     if fit:
@@ -233,9 +235,9 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
                 env = gym.make(p.env_id, source=config.source, split=config.split, data_dir=data_dir,
                                reasoning=agent.reasoning, reward=config.reward, **_source_options(config))
                 task = env.unwrapped.task
-                todo = [i for i in p.indices if (agent.name, p.env_id, i) not in done]
-                for start in range(0, len(todo), config.batch_size):
-                    batch = todo[start:start + config.batch_size]
+                # Drawn lazily, a batch at a time: no list of every index still to do.
+                todo = (i for i in p.indices if (agent.name, p.env_id, i) not in done)
+                while batch := list(itertools.islice(todo, config.batch_size)):
                     observations = [Observation.from_reset(*env.reset(options={"index": i})) for i in batch]
                     began = time.perf_counter()
                     answers = agent.act(observations)

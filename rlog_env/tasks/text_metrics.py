@@ -5,10 +5,18 @@ geometric mean of the clipped 1- to 4-gram precisions, unsmoothed (0 as soon as 
 is 0). ROUGE-1/2 are the F1 of clipped n-gram overlap; ROUGE-L the F1 of the longest common
 subsequence. All are in per cent.
 
-A :class:`TextReference` analyses a reference once (n-gram counts, the bit masks of its words)
-so that a GRPO group of answers to one reference is scored without repeating that work. The
-longest common subsequence is computed bit-parallel (Hyyrö 2004) on Python integers, so it costs
-O(len(answer) · len(reference) / 64) word operations instead of the O(n·m) table.
+Everything is computed from one bit mask per reference word (bit ``i`` set where reference word
+``i`` is that word), built by a :class:`TextReference`, which analyses a reference once so that a
+GRPO group of answers to one reference shares that work. The masks are cheap to build, because
+most references are scored once (each simulated episode has a new one):
+
+- an answer word's mask is the set of reference positions where it occurs; shifting the mask of
+  answer word ``k`` by one and and-ing it with that of word ``k + 1`` gives the reference
+  positions where the answer bigram at ``k`` ends, and so on for trigrams and 4-grams. The
+  clipped overlaps follow from these masks (:func:`_clipped_overlap`), with no n-gram tuples
+  built on either side and every loop in C (``map``);
+- the longest common subsequence is computed bit-parallel (Hyyrö 2004) on the same masks, so it
+  costs O(len(answer) · len(reference) / 64) word operations instead of the O(n·m) table.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
+from itertools import repeat
+from operator import and_, lshift, or_
 
 
 @dataclass(frozen=True)
@@ -79,25 +89,88 @@ class _GramIndex:
         return total
 
 
-class TextReference:
-    """A reference text analysed once for scoring many answers against it."""
+def _word_masks(words: list[str]) -> dict[str, int]:
+    """Each distinct word of ``words`` -> the bit mask of its positions (bit ``i`` for word ``i``).
 
-    __slots__ = ("text", "words", "ngrams", "_index", "_masks", "_full", "_self_score")
+    A plain loop: measured (valgrind) cheaper than building the masks of unique words in C and
+    patching the repeated ones, whose detection costs more than the loop saves.
+    """
+    masks: dict[str, int] = {}
+    get = masks.get
+    for i, word in enumerate(words):
+        masks[word] = get(word, 0) | (1 << i)
+    return masks
+
+
+def _next_order(ends: list[int], masks_of_words: list[int], n: int) -> list[int]:
+    """The end masks of the answer's ``n``-grams from those of its ``(n - 1)``-grams.
+
+    ``ends[k]``: the reference positions where the answer's (n-1)-gram starting at ``k`` ends;
+    shifted by one and and-ed with the mask of answer word ``k + n - 1``, the positions where
+    the n-gram starting at ``k`` ends. ``map`` stops at the shorter input: ``h - n + 1`` n-grams.
+    """
+    return list(map(and_, map(lshift, ends, repeat(1)), masks_of_words[n - 1:]))
+
+
+def _clipped_overlap(ends: list[int]) -> int:
+    """``sum(min(hyp[g], ref[g]))`` over the n-grams ``g``, from the answer's n-gram end masks.
+
+    All occurrences of one reference n-gram end at the same set of positions, and different
+    n-grams at disjoint ones: a nonzero mask *is* a reference n-gram, its bit count is how often
+    the reference has it, and how often the mask recurs in ``ends`` is how often the answer has
+    it. Two shortcuts avoid counting: when no matched n-gram recurs in the answer, or none
+    recurs in the reference (their masks are single bits), each matched n-gram adds exactly 1.
+    """
+    matched = set(ends)
+    matched.discard(0)
+    if len(ends) - ends.count(0) == len(matched):  # the answer has each matched n-gram once
+        return len(matched)
+    if reduce(or_, matched, 0).bit_count() == len(matched):  # the reference has each once
+        return len(matched)
+    return _counted_overlap(ends)
+
+
+def _counted_overlap(ends: list[int]) -> int:
+    """:func:`_clipped_overlap` by counting each mask: the way for words, which recur on both
+    sides (``the``, ``of``), so that the shortcuts would only add work."""
+    counts = Counter(ends)  # the mask 0 (no match) has bit count 0: it adds nothing
+    return sum(map(min, counts.values(), map(int.bit_count, counts)))
+
+
+class TextReference:
+    """A reference text analysed once for scoring many answers against it.
+
+    The analysis is the bit mask of each word's positions (:func:`_word_masks`): all that
+    scoring needs. ``ngrams`` and the set-based n-gram indexes (``_index``, an independent
+    formulation of the clipped overlaps that the tests check the masks against) are built only
+    when asked for.
+    """
+
+    __slots__ = ("text", "words", "_masks", "_full", "_self_score", "_ngrams", "_gram_index")
 
     def __init__(self, text: str):
         self.text = text
         self.words = text.split()
-        self.ngrams = tuple(_ngrams(self.words, n) for n in (1, 2, 3, 4))
-        # Unigrams are indexed by the word itself, not by a 1-tuple: an answer's words are then
-        # its unigrams as they are, with no tuple to build.
-        unigrams = Counter(self.words)
-        self._index = (_GramIndex(unigrams),) + tuple(_GramIndex(g) for g in self.ngrams[1:])
-        masks: dict[str, int] = {}
-        for i, word in enumerate(self.words):
-            masks[word] = masks.get(word, 0) | (1 << i)
-        self._masks = masks
+        self._masks = _word_masks(self.words)
         self._full = (1 << len(self.words)) - 1
         self._self_score: TextScores | None = None
+        self._ngrams: tuple[Counter, ...] | None = None
+        self._gram_index: tuple[_GramIndex, ...] | None = None
+
+    @property
+    def ngrams(self) -> tuple[Counter, ...]:
+        """The reference's 1- to 4-gram counts (tuples as keys), computed when first asked for."""
+        if self._ngrams is None:
+            self._ngrams = tuple(_ngrams(self.words, n) for n in (1, 2, 3, 4))
+        return self._ngrams
+
+    @property
+    def _index(self) -> tuple[_GramIndex, ...]:
+        """Set-based indexes of the 1- to 4-grams (unigrams keyed by the word itself)."""
+        if self._gram_index is None:
+            self._gram_index = (_GramIndex(Counter(self.words)),) + tuple(
+                _GramIndex(g) for g in self.ngrams[1:])
+        return self._gram_index
 
     @property
     def self_score(self) -> "TextScores":
@@ -107,7 +180,11 @@ class TextReference:
         return self._self_score
 
     def lcs_length(self, words: list[str]) -> int:
-        """Length of the longest common subsequence of ``words`` and the reference words.
+        """Length of the longest common subsequence of ``words`` and the reference words."""
+        return self._lcs_of_masks(list(map(self._masks.get, words, repeat(0))))
+
+    def _lcs_of_masks(self, word_masks: list[int]) -> int:
+        """:meth:`lcs_length` from the answer words' masks (0 for a word the reference lacks).
 
         Hyyrö's bit-vector recurrence: bit i of ``v`` is 0 where the LCS grows at reference
         word i. A word absent from the reference (mask 0) leaves ``v`` unchanged, so only the
@@ -118,7 +195,7 @@ class TextReference:
         if not self._full:
             return 0
         v = self._full
-        for m in filter(None, map(self._masks.get, words)):
+        for m in filter(None, word_masks):
             u = v & m
             v = (v + u) | (v - u)
         return len(self.words) - (v & self._full).bit_count()
@@ -132,19 +209,23 @@ class TextReference:
         h, r = len(hyp), len(self.words)
         if h == 0 or r == 0:
             return TextScores(0.0, 0.0, 0.0, 0.0)
-        index = self._index
-        bigrams = list(zip(hyp, hyp[1:]))
-        # a reference repeats some ten words: counting the answer's words once beats ten list scans
-        overlaps = [index[0].overlap_counted(Counter(hyp)), index[1].overlap(bigrams)]
-        rouge1 = _f1(overlaps[0], h, r)
-        rouge2 = _f1(overlaps[1], h - 1, r - 1)
-        lcs = self.lcs_length(hyp)
-        rouge_l = _f1(lcs, h, r)
+        # the reference positions of each answer word: its unigram end masks
+        unigram_ends = list(map(self._masks.get, hyp, repeat(0)))
+        overlap1 = _counted_overlap(unigram_ends)
+        if overlap1 == 0:  # no word in common: no n-gram nor subsequence either, every score 0
+            return TextScores(0.0, 0.0, 0.0, 0.0)
+        bigram_ends = _next_order(unigram_ends, unigram_ends, 2)
+        overlap2 = _clipped_overlap(bigram_ends)
+        rouge1 = _f1(overlap1, h, r)
+        rouge2 = _f1(overlap2, h - 1, r - 1)
+        rouge_l = _f1(self._lcs_of_masks(unigram_ends), h, r)
         bleu = 0.0
-        if h >= 4 and overlaps[1] > 0:
-            log_precision = math.log(overlaps[0] / h) + math.log(overlaps[1] / (h - 1))
+        if h >= 4 and overlap2 > 0:
+            log_precision = math.log(overlap1 / h) + math.log(overlap2 / (h - 1))
+            ends = bigram_ends
             for n in (3, 4):
-                overlap = index[n - 1].overlap(list(zip(*(hyp[i:] for i in range(n)))))
+                ends = _next_order(ends, unigram_ends, n)
+                overlap = _clipped_overlap(ends)
                 if overlap == 0:
                     log_precision = None
                     break

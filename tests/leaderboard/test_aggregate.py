@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rlog_env.agents.baselines.trivial import ConstantAgent
-from rlog_env.leaderboard.aggregate import HEADLINE, TASK_TITLES, Aggregate
+from rlog_env.leaderboard.aggregate import HEADLINE, TASK_TITLES, Aggregate, episode_bootstrap_key
 from rlog_env.leaderboard.metrics import (
     TextMetrics,
     anomaly_metrics,
@@ -42,24 +42,34 @@ def _reference_text_metrics(predicted, references):
     return {"bleu4": float(bleu), **{k: 100.0 * v / len(references) for k, v in totals.items()}}
 
 
+def _mean(values):
+    """A mean as the streamed board defines it: the correctly rounded sum over the count."""
+    values = list(values)
+    return math.fsum(values) / len(values)
+
+
 def _reference_board(frame):
-    """The leaderboard from a whole DataFrame of episodes (the pre-streaming definition)."""
+    """The leaderboard from a whole DataFrame of episodes: every number from all the episodes
+    at once (the bootstrap intervals by the whole-split functions, with the episodes' keys)."""
     rows = []
     for agent, by_agent in frame.groupby("agent", sort=False):
         row = {"agent": agent, "tasks": {}}
         for task, group in by_agent.groupby("task", sort=False):
             totals = np.array([r["total"] for r in group["reward"]], dtype=float)
-            low, high = bootstrap_ci(totals) if len(totals) > 1 else (float(totals.mean()),) * 2
+            records = group.to_dict("records")
+            keys = [episode_bootstrap_key(r, i) for i, r in enumerate(records)]
+            mean = _mean(totals)
+            low, high = bootstrap_ci(totals, keys=keys) if len(totals) > 1 else (mean, mean)
             predicted = [a if isinstance(a, str) else "" for a in group["parsed_answer"]]
             references = list(group["reference"])
             metric_ci = {}
             if task in HEADLINE and len(group) > 1:
                 fn, key = HEADLINE[task]
-                metric_ci[key] = [float(v) for v in bootstrap_metric(fn, predicted, references, key=key)]
+                metric_ci[key] = [float(v) for v in bootstrap_metric(fn, predicted, references, key=key, keys=keys)]
             if task == "log_parsing":
                 found = parsing_metrics(predicted, references)
                 metrics = {k: float(found[k]) for k in ("GA", "FGA", "PA", "FTA")}
-                metrics["token_F1"] = float(np.mean([m.get("token_f1", 0.0) for m in group["metrics"]]))
+                metrics["token_F1"] = _mean(m.get("token_f1", 0.0) for m in group["metrics"])
             elif task == "anomaly_detection":
                 found = anomaly_metrics(predicted, references)
                 metrics = {k: float(found[k]) for k in ("precision", "recall", "F1", "accuracy")}
@@ -68,12 +78,12 @@ def _reference_board(frame):
             by_domain = {}
             if group["source"].iloc[0] == "sim":
                 for unseen, part in group.groupby("unseen"):
-                    by_domain["unseen" if unseen else "seen"] = float(np.mean([r["total"] for r in part["reward"]]))
+                    by_domain["unseen" if unseen else "seen"] = _mean(r["total"] for r in part["reward"])
             for domain, part in group.groupby("domain"):
-                by_domain[f"domain:{domain}"] = float(np.mean([r["total"] for r in part["reward"]]))
-            latency = float(np.sum(group["latency_s"]))
+                by_domain[f"domain:{domain}"] = _mean(r["total"] for r in part["reward"])
+            latency = math.fsum(group["latency_s"])
             row["tasks"][TASK_TITLES[task]] = {
-                "episodes": int(len(group)), "reward": float(totals.mean()),
+                "episodes": int(len(group)), "reward": mean,
                 "reward_ci": [float(low), float(high)], "metrics_ci": metric_ci,
                 "format_valid": float(np.mean([bool(m.get("well_formed")) for m in group["metrics"]])),
                 "episodes_per_s": float(len(group) / latency) if latency > 0 else math.inf,
@@ -117,33 +127,58 @@ def test_unknown_task_is_an_error_naming_it():
         Aggregate().add({"agent": "a", "task": "log_reading", "reward": {"total": 0.0}})
 
 
-def test_memory_per_episode_is_a_few_bytes():
-    """20,000 anomaly-detection episodes whose answers and references repeat: the cell holds
-    arrays and pointers, not records (the records themselves are dropped as they stream by)."""
+def _synthetic(n, with_index=True):
+    for i in range(n):
+        record = {"agent": "a", "task": "anomaly_detection", "source": "sim", "domain": f"d{i % 7}",
+                  "unseen": i % 5 == 0, "parsed_answer": "abnormal" if i % 3 else "normal",
+                  "reference": "abnormal" if i % 2 else "normal", "reward": {"total": float(i % 3)},
+                  "metrics": {"well_formed": True}, "latency_s": 0.001}
+        if with_index:
+            record.update(env="RLog/AnomalyDetection-v0", split="train", index=i)
+        yield record
+
+
+def test_memory_does_not_grow_with_the_episodes():
+    """1,000 and 50,000 anomaly-detection episodes: a cell holds sums, per-resample weights and
+    its distinct (answer, label) pairs — the same few hundred KB, whatever the count."""
     import tracemalloc
 
-    def records(n):
-        for i in range(n):
-            yield {"agent": "a", "task": "anomaly_detection", "source": "sim", "domain": f"d{i % 7}",
-                   "unseen": i % 5 == 0, "parsed_answer": "abnormal" if i % 3 else "normal",
-                   "reference": "abnormal" if i % 2 else "normal", "reward": {"total": float(i % 3)},
-                   "metrics": {"well_formed": True}, "latency_s": 0.001}
-
+    Aggregate().extend(_synthetic(300)).board()  # imports, the first block of weights
     tracemalloc.start()
-    small = Aggregate().extend(records(1_000))
-    small_held, _ = tracemalloc.get_traced_memory()
-    large = Aggregate().extend(records(21_000))
-    both_held, _ = tracemalloc.get_traced_memory()
+    before, _ = tracemalloc.get_traced_memory()
+    small = Aggregate().extend(_synthetic(1_000))
+    small_held = tracemalloc.get_traced_memory()[0] - before
+    before, _ = tracemalloc.get_traced_memory()
+    large = Aggregate().extend(_synthetic(50_000))
+    large_held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    per_episode = (both_held - 2 * small_held) / 20_000
-    assert per_episode < 64, f"{per_episode:.1f} bytes per episode"
+    assert large_held < 256 * 1024, f"{large_held / 1024:.0f} KB"
+    per_episode = (large_held - small_held) / 49_000
+    assert per_episode < 0.5, f"{per_episode:.2f} bytes per episode"
     assert small.board()["rows"][0]["tasks"]["AnomalyDetection"]["episodes"] == 1_000
-    del large
+    assert large.board()["rows"][0]["tasks"]["AnomalyDetection"]["episodes"] == 50_000
+
+
+def test_board_does_not_depend_on_the_order_of_the_records():
+    """Means are exact sums; bootstrap weights follow each episode's sample, not its position."""
+    records = list(_synthetic(3_000))
+    forward = Aggregate().extend(records).board()["rows"][0]["tasks"]["AnomalyDetection"]
+    backward = Aggregate().extend(reversed(records)).board()["rows"][0]["tasks"]["AnomalyDetection"]
+    assert {k: v for k, v in forward.items() if k not in ("reward_ci", "episodes_per_s")} == \
+        {k: v for k, v in backward.items() if k not in ("reward_ci", "episodes_per_s")}
+    assert backward["reward_ci"] == pytest.approx(forward["reward_ci"], rel=1e-12)
+    assert backward["episodes_per_s"] == pytest.approx(forward["episodes_per_s"], rel=1e-12)
+    low, high = forward["reward_ci"]
+    assert low < forward["reward"] < high
+    # Every agent's interval resamples the same samples: equal rewards, equal intervals.
+    other = Aggregate().extend({**r, "agent": "b"} for r in records).board()["rows"][0]
+    assert other["tasks"]["AnomalyDetection"]["reward_ci"] == forward["reward_ci"]
 
 
 def test_bootstrap_of_a_long_split_stays_in_bounded_memory():
-    """50,000 rewards: 1,000 resamples would be 400 MB of indices at once; drawn in blocks the
-    peak stays under 100 MB, and the interval is the textbook one (mean ± 1.96 standard errors)."""
+    """50,000 rewards: the Poisson bootstrap keeps two sums per resample and weighs a block of
+    values at a time, so the peak is a few MB; the interval is the textbook one (mean ± 1.96
+    standard errors)."""
     import tracemalloc
 
     values = np.random.default_rng(7).normal(size=50_000)
@@ -151,7 +186,7 @@ def test_bootstrap_of_a_long_split_stays_in_bounded_memory():
     low, high = bootstrap_ci(values)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MB"
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.0f} MB"
     half = 1.96 * values.std() / np.sqrt(values.size)
     assert low == pytest.approx(values.mean() - half, abs=half * 0.15)
     assert high == pytest.approx(values.mean() + half, abs=half * 0.15)

@@ -18,10 +18,16 @@ import numpy as np
 import pytest
 
 from rlog_env.leaderboard.metrics import (
+    MeanBootstrap,
+    PairBootstrap,
     anomaly_metrics,
+    anomaly_metrics_of_pairs,
     bootstrap_ci,
+    bootstrap_key,
     bootstrap_metric,
     parsing_metrics,
+    parsing_metrics_of_pairs,
+    poisson_weights,
     text_metrics,
 )
 
@@ -350,6 +356,8 @@ def test_bootstrap_ci_is_deterministic_for_a_seed():
 
 
 def test_bootstrap_ci_contains_the_point_estimate_and_narrows():
+    """The Poisson bootstrap (each value drawn Poisson(1) times per resample): it covers the
+    mean and narrows as 1 / sqrt(n)."""
     small = [0.0, 1.0] * 10
     large = [0.0, 1.0] * 1000
     low_s, high_s = bootstrap_ci(small)
@@ -367,8 +375,10 @@ def test_bootstrap_ci_degenerate_and_other_statistics():
     values = np.arange(50, dtype=float)
     low, high = bootstrap_ci(values, statistic=np.median)
     assert low <= np.median(values) <= high
-    # A statistic without `axis` is called per resample on the same resamples.
-    assert bootstrap_ci(values, statistic=lambda x: float(np.mean(x))) == bootstrap_ci(values)
+    # Another statistic is called on each resample (the values repeated by their weights): the
+    # mean that way is the streamed weighted mean, up to rounding.
+    other = bootstrap_ci(values, statistic=lambda x: float(np.mean(x)))
+    assert other == pytest.approx(bootstrap_ci(values), rel=1e-12)
 
 
 def test_bootstrap_ci_rejects_bad_arguments():
@@ -411,3 +421,124 @@ def test_bootstrap_metric_rejects_bad_arguments():
     with pytest.raises(ValueError, match="at least one column"):
         bootstrap_metric(len)
     assert math.isfinite(bootstrap_metric(lambda x: float(np.mean(x)), [1.0, 2.0])[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# The Poisson bootstrap: weights, streaming, reproducibility
+# ---------------------------------------------------------------------------------------------
+
+
+def test_poisson_weights_are_poisson_one_and_a_function_of_seed_key_and_resample():
+    weights = poisson_weights(np.arange(20_000), 500, seed=1)
+    assert weights.shape == (20_000, 500) and weights.dtype == np.uint8
+    frequencies = np.bincount(weights.ravel(), minlength=5)[:5] / weights.size
+    expected = [math.exp(-1) / math.factorial(k) for k in range(5)]
+    assert frequencies == pytest.approx(expected, abs=2e-3)
+    assert weights.mean() == pytest.approx(1.0, abs=5e-3) and weights.var() == pytest.approx(1.0, abs=1e-2)
+    # Resamples drawn a few at a time, or keys in another order or company: the same weights.
+    assert (poisson_weights(np.arange(20), 7, seed=1, start=3) == weights[:20, 3:10]).all()
+    assert (poisson_weights([5, 2], 500, seed=1) == weights[[5, 2]]).all()
+    assert not (poisson_weights(np.arange(20), 500, seed=2) == weights[:20]).all()
+
+
+def test_bootstrap_is_identical_in_another_process():
+    code = ("import numpy as np; from rlog_env.leaderboard.metrics import bootstrap_ci, bootstrap_key\n"
+            "values = np.random.default_rng(5).normal(size=3000)\n"
+            "keys = [bootstrap_key('env', 'train', 'sim', i) for i in range(3000)]\n"
+            "print(repr(bootstrap_ci(values, keys=keys)))")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    values = np.random.default_rng(5).normal(size=3000)
+    keys = [bootstrap_key("env", "train", "sim", i) for i in range(3000)]
+    assert runs[0] == runs[1] == repr(bootstrap_ci(values, keys=keys)) + "\n"
+
+
+def test_streamed_mean_bootstrap_equals_bootstrap_ci_and_ignores_the_order():
+    values = np.random.default_rng(3).exponential(size=1500)
+    keys = [bootstrap_key("e", i) for i in range(1500)]
+    stream = MeanBootstrap()
+    for key, value in zip(keys, values):
+        stream.add(key, value)
+    assert stream.interval() == bootstrap_ci(values, keys=keys)
+    # The same episodes in another order: the same weights, so the same interval (to rounding).
+    order = np.random.default_rng(4).permutation(1500)
+    shuffled = bootstrap_ci(values[order], keys=[keys[i] for i in order])
+    assert shuffled == pytest.approx(stream.interval(), rel=1e-12)
+    low, high = stream.interval()
+    assert low < values.mean() < high
+
+
+def test_poisson_bootstrap_width_is_the_standard_error_of_the_mean():
+    """On 50,000 skewed values the percentile interval is mean +- 1.96 standard errors (to 8 %:
+    the Monte Carlo error of 2.5 % and 97.5 % quantiles of 1,000 resamples)."""
+    values = np.random.default_rng(11).gamma(2.0, size=50_000)
+    low, high = bootstrap_ci(values)
+    half = 1.96 * values.std(ddof=1) / math.sqrt(values.size)
+    assert high - low == pytest.approx(2 * half, rel=0.08)
+    assert (low + high) / 2 == pytest.approx(values.mean(), abs=0.1 * half)
+
+
+def _random_split(seed, n, templates=12, predictions=15):
+    rng = np.random.default_rng(seed)
+    truth = [f"t{int(v)}" for v in rng.integers(0, templates, n)]
+    # Mostly right, sometimes merged or split templates, sometimes a one-off prediction.
+    pred = [t if u < 0.7 else f"t{int(v)}" if u < 0.9 else f"odd {i}"
+            for i, (t, u, v) in enumerate(zip(truth, rng.random(n), rng.integers(0, predictions, n)))]
+    return pred, truth
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_metrics_of_counted_pairs_equal_the_metrics_of_the_messages(seed):
+    from collections import Counter
+
+    pred, truth = _random_split(seed, 300)
+    truth = [None if i % 17 == 0 else t for i, t in enumerate(truth)]  # some unlabelled messages
+    assert parsing_metrics_of_pairs(Counter(zip(pred, truth))) == parsing_metrics(pred, truth)
+    rng = np.random.default_rng(seed)
+    labels = [["normal", "abnormal"][int(v)] for v in rng.integers(0, 2, 300)]
+    answers = [[" Normal", "abnormal", "dunno", None][int(v)] for v in rng.integers(0, 4, 300)]
+    from rlog_env.leaderboard.metrics import anomaly_label
+    assert anomaly_metrics_of_pairs(Counter(zip(map(anomaly_label, answers), labels))) == \
+        anomaly_metrics(answers, labels)
+
+
+@pytest.mark.parametrize("metric", ["GA", "F1"])
+def test_streamed_pair_bootstrap_equals_bootstrap_metric(metric):
+    if metric == "GA":
+        rng = np.random.default_rng(8)
+        truth = [f"t{int(v)}" for v in rng.integers(0, 6, 700)]
+        # t0-t2 right, t3 sometimes split off as one-off predictions, t4 and t5 merged.
+        pred = [f"odd {i}" if t == "t3" and u < 0.2 else "t4" if t == "t5" else t
+                for i, (t, u) in enumerate(zip(truth, rng.random(700)))]
+        fn = parsing_metrics
+    else:
+        rng = np.random.default_rng(8)
+        truth = [["normal", "abnormal"][int(v)] for v in rng.integers(0, 2, 700)]
+        pred = [t if u < 0.8 else "normal" if u < 0.9 else "???" for t, u in zip(truth, rng.random(700))]
+        fn = anomaly_metrics
+    keys = [bootstrap_key("env", i) for i in range(700)]
+    stream = PairBootstrap(metric, n_resamples=100)
+    for key, p, t in zip(keys, pred, truth):
+        stream.add(key, p, t)
+    assert stream.point() == fn(pred, truth)[metric]
+    # Pairs with more than n_resamples / 2 (50) messages are kept as rows of weights, the others as
+    # the keys of their messages: the same numbers either way.
+    assert any(row is not None for row in stream._rows) and any(row is None for row in stream._rows)
+    low, high = stream.interval()
+    assert (low, high) == bootstrap_metric(fn, pred, truth, key=metric, keys=keys, n_resamples=100)
+    assert low <= stream.point() <= high and high > low
+
+
+def test_pair_bootstrap_memory_follows_distinct_pairs_not_messages():
+    """60,000 messages over 40 pairs: 40 rows of weights (160 KB) and a block's weights (256 KB),
+    not 60,000 entries."""
+    import tracemalloc
+
+    stream = PairBootstrap("GA")
+    tracemalloc.start()
+    for i in range(60_000):
+        stream.add(i, f"p{i % 40}", f"t{i % 40}")
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held < 600 * 1024, f"{held / 1024:.0f} KB"
+    assert stream.interval() == (1.0, 1.0)

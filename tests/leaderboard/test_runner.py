@@ -116,3 +116,36 @@ def test_any_answer_text_is_recorded_and_reads_back_exactly(tmp_path):
     assert frame["latency_s"].dtype.kind == "f"
     assert tables.leaderboard(frame)["rows"][0]["tasks"]["AnomalyDetection"]["episodes"] == len(texts)
     assert (tmp_path / "run" / "results.jsonl").read_bytes().count(b"\n") == len(texts)
+
+
+def test_index_set_keeps_runs_of_indices_not_one_entry_per_index():
+    import random
+
+    from rlog_env.leaderboard.results import EpisodeSet, IndexSet
+
+    indices = IndexSet()
+    assert all(indices.add(i) for i in range(100_000)) and indices.runs == 1 and len(indices) == 100_000
+    assert not indices.add(5) and 99_999 in indices and 100_000 not in indices and -1 not in indices
+    shuffled, reference = IndexSet(), set()
+    order = list(range(0, 3000, 1)) + list(range(5000, 6000, 3))
+    random.Random(1).shuffle(order)
+    for i in order:
+        assert shuffled.add(i) == (i not in reference)
+        reference.add(i)
+    assert all((i in shuffled) == (i in reference) for i in range(-2, 6100))
+    assert len(shuffled) == len(reference) and shuffled.runs == 1 + 334  # gaps merged back into runs
+    done = EpisodeSet()
+    assert done.add(("a", "env", 3)) and not done.add(("a", "env", 3)) and done.add(("b", "env", 3))
+    assert ("a", "env", 3) in done and ("a", "env", 4) not in done and len(done) == 2
+
+
+def test_plans_are_ranges_and_resumption_holds_runs_not_keys(tmp_path):
+    from rlog_env.leaderboard.results import recorded_episodes
+    from rlog_env.leaderboard.runner import EvalConfig, plan
+
+    plans = plan(EvalConfig(agents=("a",), envs=tuple(ENVS), split="train", episodes=10**9))
+    assert [p.indices for p in plans] == [range(10**9)] * 2
+    run = tmp_path / "run"
+    evaluate(agents(), ENVS, episodes=30, run_dir=run, batch_size=7)
+    done = recorded_episodes(run)
+    assert len(done) == 2 * 2 * 30 and done.runs == 4  # one run of indices per (agent, env)

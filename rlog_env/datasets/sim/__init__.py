@@ -31,6 +31,7 @@ import numpy as np
 from rlog_env.datasets.base import TEST, TRAIN, content_split
 from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_catalogue
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
+from rlog_env.datasets.sim.values import Uniform, Uniforms, pick
 from rlog_env.datasets.sim.seeding import sample_generator
 from rlog_env.tasks import Sample
 from rlog_env.tasks.grounding import stated_facts
@@ -41,7 +42,7 @@ TASKS = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_a
          "solution_recommendation")
 TEXT_TASKS = TASKS[2:]
 TEST_SET_SIZE = 500
-TEST_SET_VERSION = 1
+TEST_SET_VERSION = 2  # 2: every choice from the sample's uniform stream (1 drew some with rng.integers)
 TRAIN_ROOT, TEST_ROOT = 0x52_4C_6F_67, 0x54_65_73_74 + 1_000_003 * TEST_SET_VERSION
 GRANULARITIES = ("window", "line")
 SEEN, UNSEEN = "seen", "unseen"
@@ -140,26 +141,30 @@ class SimSource:
     def _cached(self, index: int) -> Sample:
         return self._sample(index)
 
-    def scenario(self, index: int, attempt: int) -> tuple[Scenario, np.random.Generator]:
-        """The scenario of ``index`` at ``attempt``, and the generator that drew it (whose
-        next draws pick the line a line-level or parsing episode asks about)."""
-        rng = sample_generator((self._root, _TASK_CODE[self.task], index, attempt))
-        pool = self.pool
-        wants_fault = self.task in TEXT_TASKS or not pool.normal_families or rng.random() < 0.5
+    def scenario(self, index: int, attempt: int) -> tuple[Scenario, Uniforms]:
+        """The scenario of ``index`` at ``attempt``, and the uniform stream that drew it (whose
+        next floats pick the line a line-level or parsing episode asks about).
+
+        Every choice reads the sample's one stream of uniform floats: a NumPy scalar draw
+        (``rng.integers``) costs microseconds, a float from the stream tens of nanoseconds.
+        """
+        stream = Uniforms(sample_generator((self._root, _TASK_CODE[self.task], index, attempt)))
+        u, pool = stream.next, self.pool
+        wants_fault = self.task in TEXT_TASKS or not pool.normal_families or u() < 0.5
         if wants_fault:
-            family, faults = pool.faulty[int(rng.integers(len(pool.faulty)))]
-            chosen = [faults[int(rng.integers(len(faults)))]]
+            family, faults = pick(u, pool.faulty)
+            chosen = [pick(u, faults)]
             extra = [f for f in faults if f != chosen[0]]
-            while extra and len(chosen) < self.difficulty.max_faults and rng.random() < 0.3:
-                chosen.append(extra.pop(int(rng.integers(len(extra)))))
+            while extra and len(chosen) < self.difficulty.max_faults and u() < 0.3:
+                chosen.append(extra.pop(int(u() * len(extra))))
         else:
-            family, chosen = pool.normal_families[int(rng.integers(len(pool.normal_families)))], []
-        return generate(self.catalogue, family, tuple(chosen), self.difficulty, rng), rng
+            family, chosen = pick(u, pool.normal_families), []
+        return generate(self.catalogue, family, tuple(chosen), self.difficulty, stream), stream
 
     def _sample(self, index: int) -> Sample:
         for attempt in range(MAX_ATTEMPTS):
-            scenario, rng = self.scenario(index, attempt)
-            sample = self._to_sample(scenario, index, attempt, rng)
+            scenario, stream = self.scenario(index, attempt)
+            sample = self._to_sample(scenario, index, attempt, stream.next)
             # A window carries random ids and timestamps: two seed roots never meet on one.
             # A parsing message can repeat (a constant message): its hash picks the split.
             if self.task != "log_parsing" or content_split(sample.logs) == self.split:
@@ -167,8 +172,7 @@ class SimSource:
         raise RuntimeError(  # pragma: no cover - each attempt lands in test with p = 0.2
             f"no {self.split} episode for sim/{self.task} index {index} in {MAX_ATTEMPTS} attempts")
 
-    def _to_sample(self, scenario: Scenario, index: int, attempt: int,
-                   rng: np.random.Generator) -> Sample:
+    def _to_sample(self, scenario: Scenario, index: int, attempt: int, u: Uniform) -> Sample:
         family = self.catalogue.families[scenario.family]
         meta = {"source": NAME, "split": self.split, "family": scenario.family,
                 "id": f"{NAME}/{self.split}/{self.task}/{index}", "index": index, "attempt": attempt,
@@ -178,12 +182,12 @@ class SimSource:
         hidden = {"faults": list(scenario.faults), "unseen": self._is_unseen(scenario)}
         task = self.task
         if task == "log_parsing":
-            line = self._parsing_line(scenario, rng)
+            line = self._parsing_line(scenario, u)
             return Sample(task, scenario.family, line.message, line.template, facts=hidden, meta=meta)
         if task == "anomaly_detection":
             texts, labels = scenario.texts, scenario.labels
             if self.granularity == "line":
-                stop = self._target_line(scenario, rng) + 1
+                stop = self._target_line(scenario, u) + 1
                 texts, labels = texts[:stop], labels[:stop]
                 label = ABNORMAL if labels[-1] else NORMAL
                 instruction = _INSTRUCTIONS["anomaly_detection/line"]
@@ -200,26 +204,25 @@ class SimSource:
         return Sample(task, scenario.family, scenario.window, reference,
                       facts={**hidden, "key_facts": facts}, meta=meta)
 
-    def _target_line(self, scenario: Scenario, rng: np.random.Generator) -> int:
+    def _target_line(self, scenario: Scenario, u: Uniform) -> int:
         """The line a line-level episode asks about: in a faulty scenario an abnormal one
         with probability :data:`LINE_ABNORMAL_SHARE`, so about a third of the episodes are
         abnormal, and a faulty window does not give its last line away."""
         labels = scenario.labels
         abnormal = [i for i, flag in enumerate(labels) if flag]
         normal = [i for i, flag in enumerate(labels) if not flag]
-        pool = abnormal if abnormal and rng.random() < LINE_ABNORMAL_SHARE else normal
-        return pool[int(rng.integers(len(pool)))]
+        return pick(u, abnormal if abnormal and u() < LINE_ABNORMAL_SHARE else normal)
 
-    def _parsing_line(self, scenario: Scenario, rng: np.random.Generator):
+    def _parsing_line(self, scenario: Scenario, u: Uniform):
         """The line a parsing episode asks about: uniform, or biased to lines with many
         variables by the difficulty's ``variable_density``."""
         counts = scenario.variable_counts
-        pick = rng.random()
+        draw = u()
         density = self.difficulty.variable_density
         if not density:
-            return scenario.line(int(pick * len(counts)))
+            return scenario.line(int(draw * len(counts)))
         weights = [(1 + n) ** density for n in counts]
-        threshold, total = pick * sum(weights), 0.0
+        threshold, total = draw * sum(weights), 0.0
         for index, weight in enumerate(weights):
             total += weight
             if total > threshold:

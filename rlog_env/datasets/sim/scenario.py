@@ -19,7 +19,7 @@ import numpy as np
 
 from rlog_env.datasets.sim.catalogue import Catalogue, Event, Family, Fault
 from rlog_env.datasets.sim.clock import compile_format, start_time
-from rlog_env.datasets.sim.values import Uniform, Uniforms, Value, integer
+from rlog_env.datasets.sim.values import Uniform, Uniforms, Value, integer, pick
 
 PRESETS = ("easy", "medium", "hard")
 
@@ -211,10 +211,6 @@ def _fault_entities(catalogue: Catalogue, fault_id: str) -> tuple[tuple[tuple[st
     return _placed(catalogue.faults[fault_id].entities.items())
 
 
-def _pick(u: Uniform, items):
-    return items[int(u() * len(items))]
-
-
 class Scenario:
     """A generated scenario and everything the five tasks need from it.
 
@@ -313,10 +309,12 @@ class Scenario:
 
 
 def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
-             difficulty: Difficulty, rng: np.random.Generator) -> Scenario:
-    """Write one scenario of ``family_name`` with the faults ``fault_ids`` (possibly none)."""
+             difficulty: Difficulty, rng: np.random.Generator | Uniforms) -> Scenario:
+    """Write one scenario of ``family_name`` with the faults ``fault_ids`` (possibly none),
+    drawing from ``rng``: a generator, or the uniform stream of one (whose earlier floats the
+    caller has used, e.g. to pick the family)."""
     compiled = _compiled(catalogue, family_name)
-    stream = Uniforms(rng)
+    stream = rng if isinstance(rng, Uniforms) else Uniforms(rng)
     u, F = stream.next, stream.floats
     i = stream.take(compiled.entity_width)
     entities = {name: at(F, i + offset) for name, at, offset in compiled.entities}
@@ -341,8 +339,8 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
     normal: list[_CompiledEvent] = []
     noise, workflows, any_normal = difficulty.noise, compiled.workflows, compiled.normal
     while len(normal) < n_normal:
-        for event in _pick(u, workflows):
-            normal.append(_pick(u, any_normal) if u() < noise else event)
+        for event in pick(u, workflows):
+            normal.append(pick(u, any_normal) if u() < noise else event)
     del normal[n_normal:]
 
     events: list[tuple[_CompiledEvent, bool]]
@@ -357,7 +355,7 @@ def generate(catalogue: Catalogue, family_name: str, fault_ids: tuple[str, ...],
     else:
         events = [(e, False) for e in normal]
     for _ in range(n_distractors):
-        events.insert(int(u() * (len(events) + 1)), (_pick(u, compiled.distractors), False))
+        events.insert(int(u() * (len(events) + 1)), (pick(u, compiled.distractors), False))
 
     start = start_time(u())
     # The lines' floats: each line's variables, then two for the gap before it. They are
