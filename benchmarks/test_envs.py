@@ -71,6 +71,20 @@ def test_episodes_per_second(benchmark, env_id, source):
     if benchmark.stats:  # None under --benchmark-disable
         benchmark.extra_info["per_second"] = ROUNDS / benchmark.stats.stats.mean
         benchmark.extra_info["best_per_second"] = ROUNDS / benchmark.stats.stats.min
+        benchmark.extra_info["machine_loop_seconds"] = machine_loop_seconds()
+
+
+def machine_loop_seconds() -> float:
+    """How fast this machine runs Python right now: the best of three runs of a fixed
+    3-million-step loop (0.16-0.22 s on the development VM, whose host lends it more or less
+    speed from one minute to the next). Recorded beside each episode rate, so that a rate from
+    a slow moment is read as such."""
+    def loop():
+        total = 0
+        for i in range(3_000_000):
+            total += i * i
+        return total
+    return round(_best(loop, rounds=3), 3)
 
 
 # -- budgets that CI can assert ---------------------------------------------------------------
