@@ -440,7 +440,10 @@ def bootstrap_key(*parts: Any) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-_last_weights: list = [None, None]  # the last call's arguments and weights (a cell asks twice)
+# The last call's arguments and weights, as one tuple (read and replaced whole, so a thread never
+# sees the arguments of one call with the weights of another): a leaderboard cell's reward and
+# metric bootstraps flush the same block of keys one after the other.
+_last_weights: tuple | None = None
 
 
 def poisson_weights(keys: Sequence[int] | np.ndarray, n_resamples: int, seed: int = 0,
@@ -449,10 +452,12 @@ def poisson_weights(keys: Sequence[int] | np.ndarray, n_resamples: int, seed: in
     to ``start + n_resamples - 1``: a read-only ``(len(keys), n_resamples)`` uint8 array. Each
     weight depends only on ``(seed, key, resample)``: resamples can be drawn a few at a time,
     and the weights of a key do not depend on the other keys."""
+    global _last_weights
     keys = np.asarray(keys, dtype=np.uint64).reshape(-1)
     arguments = (int(n_resamples), int(seed), int(start), keys.tobytes())
-    if _last_weights[0] == arguments:
-        return _last_weights[1]
+    last = _last_weights
+    if last is not None and last[0] == arguments:
+        return last[1]
     first, stop = start // 2, (start + n_resamples + 1) // 2  # two resamples per 64-bit hash
     with np.errstate(over="ignore"):
         salt = _mix64(np.array([seed % 2**64], dtype=np.uint64) + _GOLDEN)
@@ -468,7 +473,7 @@ def poisson_weights(keys: Sequence[int] | np.ndarray, n_resamples: int, seed: in
     for threshold in _THRESHOLDS:  # the inverse distribution function, one step at a time
         weights += uniforms >= threshold
     weights.flags.writeable = False
-    _last_weights[:] = [arguments, weights]
+    _last_weights = (arguments, weights)
     return weights
 
 
@@ -522,12 +527,10 @@ class MeanBootstrap:
         if len(self._keys) >= BLOCK:
             self._flush()
 
-    def _flush(self, weights: np.ndarray | None = None) -> None:
+    def _flush(self) -> None:
         if not self._keys:
             return
-        if weights is None:
-            weights = poisson_weights(self._keys, self.n_resamples, self.seed)
-        weights = weights.astype(float)
+        weights = poisson_weights(self._keys, self.n_resamples, self.seed).astype(float)
         self._sums += np.asarray(self._values) @ weights
         self._weights += weights.sum(axis=0)
         self._keys, self._values = [], []
@@ -705,10 +708,11 @@ class PairBootstrap:
         if len(self._pending) >= BLOCK:
             self._flush()
 
-    def _flush(self, weights: np.ndarray | None = None) -> None:
+    def _flush(self) -> None:
         """Move the pending observations to their pairs: a dense pair adds their weights."""
         if not self._pending:
             return
+        weights = None
         for k, (at, key) in enumerate(self._pending):
             row = self._rows[at]
             if row is not None:

@@ -22,18 +22,11 @@ from rlog_env.tasks import (FORMATS, HARDENED, SCHEMES, TASKS, TEXT_TASKS, get_t
 from rlog_env.tasks.hardening import (COPIED_MESSAGE, MOSTLY_VARIABLES, band, copied_share,
                                       distinct_bigram_share, log_trigrams, text_context)
 from rlog_env.tasks.parsing_metric import lower_score_tokens
+from tests.tasks.test_formats_and_rewards import layout
 from tests.tasks.test_text_reward_golden import _perturb
 
 TOP = {"log_parsing": 1.1, "anomaly_detection": 1.1, **{name: 1.35 for name in TEXT_TASKS}}
 SIM_WALK = 60  # episodes of the simulator's splits walked (its train stream is endless)
-
-
-def layout(reasoning: str, answer: str, think: str = "Reading the logs.") -> str:
-    if reasoning == "think-first":
-        return f"<think>{think}</think><answer>{answer}</answer>"
-    if reasoning == "answer-first":
-        return f"<answer>{answer}</answer><think>{think}</think>"
-    return answer
 
 
 # -- accepted everywhere ----------------------------------------------------------------------------
@@ -179,7 +172,7 @@ VARIANTS = ("<ANSWER>", "</Answer>", "< answer >", "</ answer>", "<answer\t>", "
 
 @pytest.mark.parametrize("reasoning", ["think-first", "answer-first"])
 def test_another_spelling_of_a_tag_anywhere_is_a_format_error(reasoning):
-    good = layout(reasoning, "abnormal")
+    good = layout(reasoning, "abnormal", think="Reading the logs.")
     for variant in VARIANTS:
         places = {"before": variant + good, "after": good + variant,
                   "in the answer": good.replace("abnormal", f"abnormal {variant}"),
