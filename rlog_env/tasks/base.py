@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
 from rlog_env.tasks.formats import (
@@ -103,6 +103,13 @@ class Judgement:
     hardened: float | None = None
 
 
+def prompt_text(messages: list[dict[str, str]]) -> str:
+    """The prompt of :meth:`Task.messages`' two chat messages as one text: the system message,
+    a blank line, the user message."""
+    system, user = messages
+    return f"{system['content']}\n\n{user['content']}"
+
+
 @dataclass(frozen=True)
 class Task(ABC):
     """Base class of the five tasks: prompt building and scoring under a format and a scheme.
@@ -133,17 +140,20 @@ class Task(ABC):
         check_scheme(self.reward)
 
     # -- prompts ---------------------------------------------------------------------------
+    @cached_property
+    def system_message(self) -> str:
+        """The system message: the analyst's role, the task's answer rule, the format rules."""
+        return f"{SYSTEM_ROLE} {self.answer_rule} {format_instructions(self.reasoning)}"
+
     def messages(self, sample: Sample) -> list[dict[str, str]]:
         """Chat messages: a system message with the format rules, a user message with the logs."""
-        system = f"{SYSTEM_ROLE} {self.answer_rule} {format_instructions(self.reasoning)}"
         instruction = sample.instruction.strip() or self.default_instruction
         user = f"{instruction}\n\nLogs:\n{sample.logs}"
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": self.system_message}, {"role": "user", "content": user}]
 
     def prompt(self, sample: Sample) -> str:
         """The prompt as one text: the system message, a blank line, the user message."""
-        system, user = self.messages(sample)
-        return f"{system['content']}\n\n{user['content']}"
+        return prompt_text(self.messages(sample))
 
     # -- scoring ---------------------------------------------------------------------------
     def parse(self, completion: str) -> ParsedCompletion:
