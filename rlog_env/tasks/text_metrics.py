@@ -44,49 +44,12 @@ class TextScores:
         return (self.bleu4 + self.rouge1 + self.rouge2 + self.rougeL) / 400.0
 
 
-def _ngrams(words: list[str], n: int) -> Counter:
-    return Counter(zip(*(words[i:] for i in range(n)))) if len(words) >= n else Counter()
-
-
 def _f1(overlap: int, hyp_total: int, ref_total: int) -> float:
     if overlap == 0 or hyp_total <= 0 or ref_total <= 0:
         return 0.0
     precision = overlap / hyp_total
     recall = overlap / ref_total
     return 2 * precision * recall / (precision + recall)
-
-
-class _GramIndex:
-    """The n-grams of one order of the reference, split for a fast clipped overlap.
-
-    The clipped overlap is ``sum(min(hyp[g], ref[g]))`` over the n-grams ``g``. Most reference
-    n-grams occur once, and each of those adds 1 when the answer has it at all: their share is
-    the size of a set intersection, which runs in C without counting the answer's n-grams. Only
-    the few repeated reference n-grams (``the``, ``of the``) are counted in the answer.
-    """
-
-    __slots__ = ("once", "repeated")
-
-    def __init__(self, counts: Counter):
-        self.once = frozenset(gram for gram, count in counts.items() if count == 1)
-        self.repeated = tuple((gram, count) for gram, count in counts.items() if count > 1)
-
-    def overlap(self, grams: list) -> int:
-        """The clipped overlap of the answer's n-grams ``grams`` (a list, in order)."""
-        total = len(self.once.intersection(grams))
-        for gram, ref_count in self.repeated:
-            count = grams.count(gram)
-            total += count if count < ref_count else ref_count
-        return total
-
-    def overlap_counted(self, counts: Counter) -> int:
-        """The same from the answer's n-gram counts: cheaper when many are repeated (words)."""
-        total = len(self.once.intersection(counts))
-        get = counts.get
-        for gram, ref_count in self.repeated:
-            count = get(gram, 0)
-            total += count if count < ref_count else ref_count
-        return total
 
 
 def _word_masks(words: list[str]) -> dict[str, int]:
@@ -141,12 +104,10 @@ class TextReference:
     """A reference text analysed once for scoring many answers against it.
 
     The analysis is the bit mask of each word's positions (:func:`_word_masks`): all that
-    scoring needs. ``ngrams`` and the set-based n-gram indexes (``_index``, an independent
-    formulation of the clipped overlaps that the tests check the masks against) are built only
-    when asked for.
+    scoring needs.
     """
 
-    __slots__ = ("text", "words", "_masks", "_full", "_self_score", "_ngrams", "_gram_index")
+    __slots__ = ("text", "words", "_masks", "_full", "_self_score")
 
     def __init__(self, text: str):
         self.text = text
@@ -154,23 +115,6 @@ class TextReference:
         self._masks = _word_masks(self.words)
         self._full = (1 << len(self.words)) - 1
         self._self_score: TextScores | None = None
-        self._ngrams: tuple[Counter, ...] | None = None
-        self._gram_index: tuple[_GramIndex, ...] | None = None
-
-    @property
-    def ngrams(self) -> tuple[Counter, ...]:
-        """The reference's 1- to 4-gram counts (tuples as keys), computed when first asked for."""
-        if self._ngrams is None:
-            self._ngrams = tuple(_ngrams(self.words, n) for n in (1, 2, 3, 4))
-        return self._ngrams
-
-    @property
-    def _index(self) -> tuple[_GramIndex, ...]:
-        """Set-based indexes of the 1- to 4-grams (unigrams keyed by the word itself)."""
-        if self._gram_index is None:
-            self._gram_index = (_GramIndex(Counter(self.words)),) + tuple(
-                _GramIndex(g) for g in self.ngrams[1:])
-        return self._gram_index
 
     @property
     def self_score(self) -> "TextScores":
@@ -237,7 +181,7 @@ class TextReference:
 
 
 # Bounded small: a GRPO group or an evaluation batch reuses a reference at once, and an
-# analysed reference (n-gram indexes, LCS bit masks) weighs tens of kilobytes.
+# analysed reference (a bit mask per distinct word) weighs kilobytes.
 @lru_cache(maxsize=256)
 def text_reference(text: str) -> TextReference:
     """The analysed reference for ``text``, cached: a GRPO group analyses its reference once."""

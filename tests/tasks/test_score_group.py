@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
 
 import pytest
 
@@ -134,26 +133,6 @@ def test_trl_functions_split_groups_where_a_column_changes():
 
 
 # -- the fast paths ------------------------------------------------------------------------------
-def _counter_overlap(hyp: list[str], ref: list[str], n: int) -> int:
-    grams = lambda w: Counter(tuple(w[i:i + n]) for i in range(len(w) - n + 1))  # noqa: E731
-    return sum((grams(hyp) & grams(ref)).values())
-
-
-def test_clipped_overlaps_equal_counter_intersection():
-    rng = random.Random(7)
-    for trial in range(2000):
-        vocabulary = [f"w{i}" for i in range(rng.randint(1, 9))]  # small: many repeats
-        ref = [rng.choice(vocabulary) for _ in range(rng.randint(0, 80))]
-        hyp = [rng.choice(vocabulary) for _ in range(rng.randint(0, 80))]
-        analysed = TextReference(" ".join(ref))
-        index = analysed._index
-        assert index[0].overlap_counted(Counter(hyp)) == _counter_overlap(hyp, ref, 1)
-        assert index[0].overlap(hyp) == _counter_overlap(hyp, ref, 1)
-        for n in (2, 3, 4):
-            grams = list(zip(*(hyp[i:] for i in range(n))))
-            assert index[n - 1].overlap(grams) == _counter_overlap(hyp, ref, n), (ref, hyp, n)
-
-
 _STRIP = re.compile(r"[^\w*]+")
 
 

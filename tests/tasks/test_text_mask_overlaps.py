@@ -46,10 +46,9 @@ def test_mask_overlaps_equal_counter_intersection():
             assert _clipped_overlap(ends) == _counter_overlap(hyp, ref, n), (ref, hyp, n)
 
 
-def test_reference_analysis_is_lazy_but_complete():
+def test_reference_analysis_is_the_word_masks():
     analysed = TextReference("the cat sat on the mat")
-    assert analysed._gram_index is None and analysed._ngrams is None  # scoring needs neither
-    analysed.score("the cat on the mat")
-    assert analysed._gram_index is None and analysed._ngrams is None
-    assert analysed.ngrams[0][("the",)] == 2 and analysed.ngrams[1][("the", "cat")] == 1
-    assert analysed._index[0].overlap_counted(Counter("the the the mat".split())) == 3
+    assert analysed.words == ["the", "cat", "sat", "on", "the", "mat"]
+    assert analysed._masks == {"the": 0b10001, "cat": 0b10, "sat": 0b100, "on": 0b1000, "mat": 0b100000}
+    assert analysed.lcs_length("the cat on the mat".split()) == 5
+    assert analysed.score("the cat sat on the mat") == analysed.self_score
