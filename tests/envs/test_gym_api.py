@@ -400,3 +400,27 @@ def test_gymnasium_async_mode_carries_text_through_shared_memory(data_dir):
             vec.close()
     assert results["async"] == results["sync"]
     assert all(len(text) > 100 and "Logs:" in text for text in results["async"][0])
+
+
+def test_drawn_indices_are_uniform_and_seeded():
+    """``reset`` without an index draws one uniformly below ``len(env)`` from the environment's
+    generator: the same seed gives the same indices, every index of a small split is drawn about
+    equally often, and the endless stream draws across its whole range."""
+    env = gym.make(ENV_ID["anomaly_detection"], split="test")  # 500 indices: 500 isn't a power of 2
+    n = len(env.unwrapped)
+    env.reset(seed=4)
+    drawn = [env.unwrapped._draw_index() for _ in range(50_000)]
+    env.reset(seed=4)
+    assert [env.unwrapped._draw_index() for _ in range(50_000)] == drawn
+    counts = np.bincount(drawn, minlength=n)
+    assert len(counts) == n  # never n or above
+    expected = len(drawn) / n
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < n + 5 * math.sqrt(2 * n), chi2  # 499 degrees of freedom: 5 sigma
+    endless = gym.make(ENV_ID["anomaly_detection"])
+    endless.reset(seed=0)
+    big = [endless.unwrapped._draw_index() for _ in range(2_000)]
+    assert all(0 <= i < len(endless.unwrapped) for i in big)
+    assert sum(i >= len(endless.unwrapped) // 2 for i in big) in range(900, 1100)  # both halves
+    first, again = endless.reset(seed=7)[1]["index"], endless.reset(seed=7)[1]["index"]
+    assert first == again
