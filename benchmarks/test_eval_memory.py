@@ -58,11 +58,10 @@ def test_peak_memory_does_not_follow_the_episode_count(benchmark, tmp_path):
     assert second["peak_mb"] < 1024
     # Nothing is kept per episode: the runner plans ranges and resumes from runs of indices,
     # the leaderboard keeps sums, distinct (answer, reference) pairs and a Poisson bootstrap's
-    # per-resample sums (rlog_env/leaderboard/aggregate.py). What still differs between the
-    # sizes is bounded caches filling (the scorers' 4,096-entry template caches, sacrebleu's
-    # tokenizer caches between two clearings) and the allocator: 10 MB in all, ~106 bytes an
-    # episode from 1,000 to 100,000 (126 and 136 MB; it was 0.6 KB, and 7 KB with an in-memory
-    # frame), a constant that only looks per-episode when divided by the episodes.
+    # per-resample sums, and computes the GA/F1 intervals a bounded number of (pair, resample)
+    # cells at a time (rlog_env/leaderboard/metrics.py). What differs between the sizes is
+    # bounded caches filling over the first ~20,000 episodes (the scorers' 4,096-entry template
+    # analyses, ~5.5 MB full): 120 MB at 1,000 episodes, 128 at 40,000, 127 at 100,000.
     growth_per_episode = (second["peak_mb"] - first["peak_mb"]) * 1024 * 1024 / (large - small)
     benchmark.extra_info["growth_bytes_per_episode"] = round(growth_per_episode)
     limit = 256 if large >= 50_000 else 1024  # at the quick default sizes the caches are still filling

@@ -500,6 +500,9 @@ def _percentile_interval(stats: np.ndarray, confidence: float) -> tuple[float, f
 # Observations are weighted a block at a time: a block's weights are BLOCK x resamples bytes
 # (256 KB at 1,000 resamples).
 BLOCK = 256
+# The most (pair, resample) cells :class:`PairBootstrap` computes at once: 1 MB per float array,
+# whatever the number of distinct pairs or of observations a pair holds as keys.
+WEIGHT_CELLS = 1 << 17
 
 
 class MeanBootstrap:
@@ -723,7 +726,7 @@ class PairBootstrap:
             keys = self._keys[at]
             keys.append(key)
             if len(keys) > self._dense_after:  # now cheaper as a row of weights
-                self._rows[at] = poisson_weights(keys, self.n_resamples, self.seed).sum(axis=0, dtype=np.uint32)
+                self._rows[at] = self._summed_weights(keys, 0, self.n_resamples).astype(np.uint32)
                 self._keys[at] = array("Q")
         self._pending = []
 
@@ -733,14 +736,42 @@ class PairBootstrap:
         of_pairs = parsing_metrics_of_pairs if self.metric == "GA" else anomaly_metrics_of_pairs
         return float(of_pairs(self.counts)[self.metric])
 
-    def _weights(self, start: int, n: int) -> np.ndarray:
-        """Each pair's weight in resamples ``start..start+n-1``: a (pairs, n) float array."""
+    def _summed_weights(self, keys, start: int, n: int) -> np.ndarray:
+        """The total weight of the observations ``keys`` in each of resamples ``start..start+n-1``
+        (a uint64 array of ``n``), drawn a few resamples at a time: :func:`poisson_weights`'
+        temporaries (16 bytes per key and resample) stay under :data:`WEIGHT_CELLS` cells."""
+        out = np.empty(n, dtype=np.uint64)
+        step = max(1, WEIGHT_CELLS // max(1, len(keys)))
+        for first in range(0, n, step):
+            count = min(step, n - first)
+            out[first:first + count] = poisson_weights(keys, count, self.seed, start + first).sum(axis=0)
+        return out
+
+    def _sparse_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The keys of every sparse pair end to end, and the pair each belongs to (a pair's keys
+        are contiguous)."""
+        owners = [at for at, row in enumerate(self._rows) if row is None and len(self._keys[at])]
+        if not owners:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.intp)
+        keys = np.concatenate([np.asarray(self._keys[at], dtype=np.uint64) for at in owners])
+        return keys, np.repeat(np.array(owners, dtype=np.intp), [len(self._keys[at]) for at in owners])
+
+    def _weights(self, start: int, n: int, sparse: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Each pair's weight in resamples ``start..start+n-1``: a (pairs, n) float array.
+        ``sparse``: :meth:`_sparse_keys`, weighted a batch of keys at a time (at most
+        :data:`WEIGHT_CELLS` cells per batch, few calls however many pairs are sparse)."""
         out = np.zeros((len(self._rows), n))
         for at, row in enumerate(self._rows):
             if row is not None:
                 out[at] = row[start:start + n]
-            elif len(self._keys[at]):
-                out[at] = poisson_weights(self._keys[at], n, self.seed, start).sum(axis=0)
+        keys, owners = sparse
+        step = max(1, WEIGHT_CELLS // n)
+        for first in range(0, len(keys), step):
+            batch = owners[first:first + step]
+            # Where each pair's run of keys begins in the batch: one sum per pair.
+            begins = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
+            weights = poisson_weights(keys[first:first + step], n, self.seed, start)
+            out[batch[begins]] += np.add.reduceat(weights, begins, axis=0, dtype=np.uint64)
         return out
 
     def resamples(self) -> np.ndarray:
@@ -754,10 +785,17 @@ class PairBootstrap:
             abnormal_pred = np.array([p == ABNORMAL for p, _ in pairs])
             abnormal_true = np.array([t == ABNORMAL for _, t in pairs])
         stats = np.empty(self.n_resamples)
-        per_chunk = max(1, (1 << 20) // max(1, len(pairs)))  # ~8 MB of weights at once
+        # A few resamples at a time: each step holds several (pairs, resamples) float arrays at
+        # once (the weights, their sums by truth and by prediction, those gathered back, the
+        # masks), so the number of cells, not the weights alone, is what is bounded. Computed
+        # over all the resamples at once they would make the peak follow the distinct pairs,
+        # which keep growing with the episodes. Every value is a sum of integer weights (exact
+        # in floating point), so the chunking changes no result.
+        per_chunk = max(1, WEIGHT_CELLS // max(1, len(pairs)))
+        sparse = self._sparse_keys()
         for start in range(0, self.n_resamples, per_chunk):
             n = min(per_chunk, self.n_resamples - start)
-            w = self._weights(start, n)
+            w = self._weights(start, n, sparse)
             total = w.sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 if self.metric == "GA":

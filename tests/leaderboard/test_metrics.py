@@ -542,3 +542,45 @@ def test_pair_bootstrap_memory_follows_distinct_pairs_not_messages():
     tracemalloc.stop()
     assert held < 600 * 1024, f"{held / 1024:.0f} KB"
     assert stream.interval() == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("metric", ["GA", "F1"])
+def test_pair_bootstrap_drawn_a_few_resamples_at_a_time_gives_the_same_interval(metric, monkeypatch):
+    """Resamples (and a sparse pair's keys) are weighted a chunk at a time; a tiny chunk (many
+    chunks, sparse pairs split across them, rows made dense in pieces) gives the same numbers."""
+    from rlog_env.leaderboard import metrics
+
+    rng = np.random.default_rng(3)
+    if metric == "GA":
+        truth = [f"t{int(v)}" for v in rng.integers(0, 8, 600)]
+        pred = [f"odd {i}" if u < 0.15 else t for i, (t, u) in enumerate(zip(truth, rng.random(600)))]
+        fn = parsing_metrics
+    else:
+        truth = [["normal", "abnormal"][int(v)] for v in rng.integers(0, 2, 600)]
+        pred = [t if u < 0.8 else "normal" if u < 0.9 else "???" for t, u in zip(truth, rng.random(600))]
+        fn = anomaly_metrics
+    keys = [bootstrap_key("env", i) for i in range(600)]
+    expected = bootstrap_metric(fn, pred, truth, key=metric, keys=keys, n_resamples=100)
+    monkeypatch.setattr(metrics, "WEIGHT_CELLS", 37)
+    stream = PairBootstrap(metric, n_resamples=100)
+    for key, p, t in zip(keys, pred, truth):
+        stream.add(key, p, t)
+    assert any(row is not None for row in stream._rows) and any(row is None for row in stream._rows)
+    assert stream.interval() == expected
+
+
+def test_pair_bootstrap_interval_memory_does_not_follow_the_distinct_pairs():
+    """The interval is computed a few resamples at a time: its temporaries stay a few MB with
+    3,000 distinct pairs (all 1,000 resamples at once took ~4 arrays of pairs x 1,000 floats,
+    ~100 MB here, and grew with the distinct templates, so with a leaderboard's episodes)."""
+    import tracemalloc
+
+    stream = PairBootstrap("GA")
+    for i in range(6_000):
+        stream.add(bootstrap_key("env", i), f"p{i % 3000}", f"t{i % 2000}")
+    tracemalloc.start()
+    low, high = stream.interval()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 12 * 1024 * 1024, f"{peak / 2**20:.1f} MB"
+    assert 0.0 <= low <= high <= 1.0
