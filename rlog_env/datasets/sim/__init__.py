@@ -32,7 +32,7 @@ from rlog_env.datasets.base import TEST, TRAIN, content_split
 from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_catalogue
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
 from rlog_env.datasets.sim.values import Uniform, Uniforms, pick
-from rlog_env.datasets.sim.seeding import sample_generator
+from rlog_env.datasets.sim.seeding import sample_stream
 from rlog_env.tasks import Sample
 from rlog_env.tasks.grounding import stated_facts
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
@@ -148,7 +148,7 @@ class SimSource:
         Every choice reads the sample's one stream of uniform floats: a NumPy scalar draw
         (``rng.integers``) costs microseconds, a float from the stream tens of nanoseconds.
         """
-        stream = Uniforms(sample_generator((self._root, _TASK_CODE[self.task], index, attempt)))
+        stream = Uniforms(sample_stream((self._root, _TASK_CODE[self.task], index, attempt)))
         u, pool = stream.next, self.pool
         wants_fault = self.task in TEXT_TASKS or not pool.normal_families or u() < 0.5
         if wants_fault:

@@ -49,7 +49,10 @@ Draw = Value  # the name older code used for a compiled spec
 
 
 class Uniforms:
-    """The uniform floats of one scenario, drawn from its NumPy generator a block at a time.
+    """The uniform floats of one scenario, drawn from its generator a block at a time.
+
+    The generator is a NumPy ``Generator`` or anything whose ``random(n)`` returns the next
+    ``n`` floats as a list (the simulator's per-sample stream, ``seeding.sample_stream``).
 
     ``next()`` hands out the next float (tens of nanoseconds); ``take(n)`` hands out the next
     ``n`` at once and returns the index of the first in :attr:`floats`, which keeps every float
@@ -59,18 +62,23 @@ class Uniforms:
     episodes (a medium one uses ~100 floats) without converting floats nobody reads.
     """
 
-    __slots__ = ("floats", "next", "_rng", "_block", "_chunk", "_stream")
+    __slots__ = ("floats", "next", "_draw", "_block", "_chunk", "_stream")
 
-    def __init__(self, rng: np.random.Generator, block: int = 128):
+    def __init__(self, rng, block: int = 128):
         self.floats: list[float] = []
-        self._rng, self._block = rng, block
+        if isinstance(rng, np.random.Generator):
+            random = rng.random
+            self._draw = lambda n: random(n).tolist()
+        else:
+            self._draw = rng.random
+        self._block = block
         self._chunk = iter(())
         self._stream = self._blocks()
         self.next: Uniform = self._stream.__next__
 
     def _blocks(self):
         while True:
-            chunk = self._rng.random(self._block).tolist()
+            chunk = self._draw(self._block)
             self.floats += chunk
             self._chunk = it = iter(chunk)
             yield from it
