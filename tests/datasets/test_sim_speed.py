@@ -126,3 +126,13 @@ def test_generator_ends_where_writing_every_line_leaves_it():
         full.lines
         assert a.random() == b.random()
         assert lazy.line(3) == full.lines[3]
+
+
+@pytest.mark.parametrize("task", ["anomaly_detection", "log_parsing", "root_cause_analysis"])
+def test_episodes_without_the_c_stream_are_the_same(task, monkeypatch):
+    """A machine that could not build ``_stream`` draws every episode from NumPy: the same ones."""
+    source = load_source("sim", task, split="train", difficulty="hard")
+    indices = [0, 7, 2**40 + 3, 2**62 + 11] + list(range(100, 160))
+    with_c = [source[i] for i in indices]
+    monkeypatch.setattr(seeding, "_chosen_stream", seeding._numpy_stream)
+    assert [source[i] for i in indices] == with_c
