@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from rlog_env.datasets.sim.seeding import NumPyBlocks
+
 Uniform = Callable[[], float]  # returns the next uniform float in [0, 1)
 
 USERS = ("root", "hadoop", "hdfs", "yarn", "spark", "admin", "deploy", "www-data", "postgres",
@@ -66,11 +68,7 @@ class Uniforms:
 
     def __init__(self, rng, block: int = 128):
         self.floats: list[float] = []
-        if isinstance(rng, np.random.Generator):
-            random = rng.random
-            self._draw = lambda n: random(n).tolist()
-        else:
-            self._draw = rng.random
+        self._draw = (NumPyBlocks(rng) if isinstance(rng, np.random.Generator) else rng).random
         self._block = block
         self._chunk = iter(())
         self._stream = self._blocks()
