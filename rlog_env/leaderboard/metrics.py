@@ -185,41 +185,7 @@ def anomaly_metrics(
     ``tp + fp + fn + tn + (invalid predictions of normal messages) == messages``.
     """
     _check_lengths("predicted_labels", predicted_labels, "true_labels", true_labels)
-    tp = fp = fn = tn = invalid = correct = 0
-    for raw_pred, raw_true in zip(predicted_labels, true_labels):
-        true = str(raw_true).strip().lower()
-        if true not in (NORMAL, ABNORMAL):
-            raise ValueError(
-                f"expects every true label to be {NORMAL!r} or {ABNORMAL!r}, got {raw_true!r}"
-            )
-        pred = "" if raw_pred is None else str(raw_pred).strip().lower()
-        if pred not in (NORMAL, ABNORMAL):
-            invalid += 1
-        if pred == true:
-            correct += 1
-        if pred == ABNORMAL:
-            if true == ABNORMAL:
-                tp += 1
-            else:
-                fp += 1
-        elif true == ABNORMAL:
-            fn += 1
-        elif pred == NORMAL:
-            tn += 1
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "F1": _harmonic(precision, recall),
-        "accuracy": correct / len(true_labels),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "invalid": invalid,
-        "messages": len(true_labels),
-    }
+    return anomaly_metrics_of_pairs(Counter(zip(predicted_labels, true_labels)))
 
 
 # -- text -------------------------------------------------------------------------------------
