@@ -2,9 +2,9 @@
 
 A value type is written as a spec string in the catalogue (``"ip"``, ``"int(1,100)"``,
 ``"choice(a|b)"``, ``"host(dn-###)"``, ...). :func:`compile_spec` turns a spec into a
-:class:`Value`: a function of a fixed number of uniform floats (from the scenario's own NumPy
-generator, :class:`Uniforms`); compiling happens once when the catalogue loads. No global
-random state.
+:class:`Value`: a function of a fixed number of uniform floats (from the scenario's own
+stream, :class:`Uniforms`); compiling happens once when the catalogue loads. No global random
+state.
 """
 
 from __future__ import annotations
