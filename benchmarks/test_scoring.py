@@ -17,6 +17,7 @@ Run: ``pytest benchmarks/test_scoring.py --benchmark-only`` (figures), or
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 import time
@@ -177,13 +178,22 @@ def best_seconds(fn, rounds: int) -> float:
 
 def interleaved_best(fns: dict, rounds: int) -> dict[str, float]:
     """Best-of-``rounds`` seconds of each function, the functions taking turns each round, so a
-    burst of load elsewhere slows them alike."""
+    burst of load elsewhere slows them alike. The garbage collector is off while they run, as
+    ``timeit`` does: its collections fall at fixed allocation counts, so they can land in every
+    round of one function, and in a process that has loaded a model (CI's quick mode runs every
+    benchmark in one process) a full collection costs more than a round."""
     best = dict.fromkeys(fns, math.inf)
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - start)
+    finally:
+        if was_enabled:
+            gc.enable()
     return best
 
 
