@@ -2,7 +2,7 @@
 analysis, after the R-Log method (reasoning-first answers scored by a joint format + answer
 reward).
 
-Importing the package registers five environments with Gymnasium::
+Importing the package registers the environments of the registered tasks with Gymnasium::
 
     import gymnasium as gym
     import rlog_env
@@ -16,8 +16,9 @@ Importing the package registers five environments with Gymnasium::
 
 from __future__ import annotations
 
+from rlog_env._version import __version__
 from rlog_env.datasets import DataError, load_source
-from rlog_env.envs import ENVIRONMENTS, RLogEnv, register_environments
+from rlog_env.envs import ENVIRONMENTS, RLogEnv, default_env_ids, register_environments
 from rlog_env.tasks import (
     FORMATS,
     SCHEMES,
@@ -30,13 +31,11 @@ from rlog_env.tasks import (
     trl_reward_functions,
 )
 
-__version__ = "0.1.0"
-ENV_IDS = tuple(ENVIRONMENTS)
-
-register_environments()
+# The built-in environments' ids (a snapshot at import; default_env_ids() reads the registry live).
+ENV_IDS = default_env_ids()
 
 __all__ = [
-    "ENV_IDS", "FORMATS", "SCHEMES", "TASKS", "AnswerReward", "DataError", "FormatReward", "RLogEnv",
-    "Reward", "Sample", "__version__", "get_task", "load_source", "register_environments",
+    "ENV_IDS", "ENVIRONMENTS", "FORMATS", "SCHEMES", "TASKS", "AnswerReward", "DataError", "FormatReward", "RLogEnv",
+    "Reward", "Sample", "__version__", "default_env_ids", "get_task", "load_source", "register_environments",
     "trl_reward_functions",
 ]

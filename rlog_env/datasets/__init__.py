@@ -16,10 +16,11 @@ Plain Python: nothing here imports Gymnasium or torch.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from rlog_env.datasets import hdfs, loghub, loglm, sim
 from rlog_env.datasets.base import (
@@ -35,15 +36,84 @@ from rlog_env.datasets.base import (
 from rlog_env.tasks import TASKS
 
 @dataclass(frozen=True)
+class SourceOption:
+    """An option a source takes (a keyword argument of ``load_source`` and ``gymnasium.make``).
+
+    ``doc`` is its line in the environment manual; ``tasks`` the tasks it applies to (``None``:
+    all the source serves); ``prepare`` checks a given value and returns it normalised (raising
+    a ``ValueError`` that names what was wrong); ``default`` is what an omitted option means
+    (``None``: the option is left to the loader).
+    """
+
+    name: str
+    doc: str
+    tasks: tuple[str, ...] | None = None
+    prepare: Callable[[Any], Any] | None = None
+    default: Any = None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
-    """A registered source: the tasks it serves, how to open it, the options it takes."""
+    """A registered source: what it serves, how to open it, the options it takes.
+
+    Arguments:
+        name: the ``source=`` name.
+        tasks: the task names it has samples for.
+        open: ``(root or None, task, split, domains, options dict) -> source``, an indexed
+            source of samples (:class:`~rlog_env.datasets.base.FiniteSource` or endless).
+        options: the :class:`SourceOption` objects it accepts.
+        needs_data: whether it reads a data directory (real data sets) or needs none.
+        description: one line for ``rlog envs`` and the manuals.
+        splits: the splits it serves.
+        key_facts: whether its samples carry ``facts["key_facts"]`` (what ``grounded`` reads).
+        eval_episodes: the episodes an evaluation takes per environment when none are asked
+            for (``None``: every sample of the split).
+        eval_domains: the domains an evaluation covers when none are named (``None``: all).
+        training_domains: ``domains -> domains`` an agent may fit on for an evaluation over
+            ``domains`` (the simulator keeps its unseen domains out); ``None``: the same.
+        domains_doc: what its domains are, for the manuals.
+    """
 
     name: str
     tasks: tuple[str, ...]
-    open: Callable  # (root or None, task, split, domains, options dict) -> source
-    options: frozenset[str] = frozenset()
-    needs_data: bool = True  # real data sets are read from a data directory
+    open: Callable
+    options: tuple[SourceOption, ...] = ()
+    needs_data: bool = True
     description: str = ""
+    splits: tuple[str, ...] = SPLITS
+    key_facts: bool = False
+    eval_episodes: int | None = None
+    eval_domains: tuple[str, ...] | None = None
+    training_domains: Callable[[tuple[str, ...] | None], tuple[str, ...] | None] | None = None
+    domains_doc: str = ""
+
+    def serves(self, task: str) -> bool:
+        """Whether the source has samples of ``task``."""
+        return task in self.tasks
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(option.name for option in self.options)
+
+    def prepare_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked and normalised, with the defaults of omitted ones; an option the
+        source does not take is a ``TypeError`` naming the ones it does."""
+        unknown = set(options) - set(self.option_names)
+        if unknown:
+            allowed = ", ".join(sorted(self.option_names)) or "none"
+            raise TypeError(f"source {self.name!r} got unknown option(s) {', '.join(sorted(unknown))}; "
+                            f"it accepts: {allowed}")
+        prepared = {}
+        for option in self.options:
+            value = options.get(option.name, option.default)
+            if value is None:
+                continue
+            prepared[option.name] = option.prepare(value) if option.prepare else value
+        return prepared
+
+    def fit_domains(self, domains: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """The domains an agent may fit on for an evaluation over ``domains``."""
+        return self.training_domains(domains) if self.training_domains else domains
 
 
 def _real(module) -> Callable:
@@ -64,16 +134,82 @@ def _open_sim(root: None, task: str, split: str, domains, options: dict):
     return sim.open_source(task, split, domains, options["difficulty"], options["granularity"])
 
 
-SOURCES: dict[str, SourceSpec] = {
-    sim.NAME: SourceSpec(sim.NAME, sim.TASKS, _open_sim, frozenset({"difficulty", "granularity"}),
-                         needs_data=False, description="the O&M simulator (embedded, endless)"),
-    loghub.NAME: SourceSpec(loghub.NAME, loghub.TASKS, _real(loghub), frozenset({"ground_truth"}),
-                            description="LogHub 2k samples"),
-    loglm.NAME: SourceSpec(loglm.NAME, loglm.TASKS, _real(loglm), description="LogLM instruction data"),
-    hdfs.NAME: SourceSpec(hdfs.NAME, hdfs.TASKS, _real(hdfs), description="HDFS block sessions"),
-}
-# The source an environment uses when none is named: the simulator, which needs no data.
-DEFAULT_SOURCES = {task: sim.NAME for task in TASKS}
+def _sim_training_domains(domains: tuple[str, ...] | None) -> tuple[str, ...]:
+    # Never an unseen family or fault type: the seen/unseen comparison measures generalisation.
+    return tuple(d for d in (domains or ()) if d != sim.UNSEEN) or (sim.SEEN,)
+
+
+SOURCES: dict[str, SourceSpec] = {}
+
+
+def register_source(spec: SourceSpec) -> SourceSpec:
+    """Register ``spec`` under its ``name`` (from outside the package too); a name already
+    taken, or a task that is not registered, is a ``ValueError``."""
+    if not isinstance(spec, SourceSpec):
+        raise TypeError(f"register_source expects a SourceSpec, got {type(spec).__name__}")
+    if spec.name in SOURCES:
+        raise ValueError(f"a source named {spec.name!r} is already registered; pick another name, "
+                         "or unregister_source it first")
+    unknown = [t for t in spec.tasks if t not in TASKS]
+    if unknown:
+        raise ValueError(f"source {spec.name!r} serves unregistered task(s) {', '.join(unknown)}; "
+                         "register the task first (rlog_env.tasks.register_task)")
+    bad_splits = [s for s in spec.splits if s not in SPLITS]
+    if bad_splits:
+        raise ValueError(f"source {spec.name!r} declares split(s) {bad_splits}; splits are {', '.join(SPLITS)}")
+    SOURCES[spec.name] = spec
+    return spec
+
+
+def unregister_source(name: str) -> None:
+    """Remove the source ``name`` and forget what was loaded from it (the inverse of
+    :func:`register_source`)."""
+    if name not in SOURCES:
+        raise ValueError(f"no source named {name!r} is registered")
+    del SOURCES[name]
+    _load.cache_clear()
+
+
+@contextmanager
+def registered_source(spec: SourceSpec) -> Iterator[SourceSpec]:
+    """``spec`` registered for the duration of a ``with`` block (for tests)."""
+    register_source(spec)
+    try:
+        yield spec
+    finally:
+        if SOURCES.get(spec.name) is spec:
+            unregister_source(spec.name)
+
+
+def sources_for(task: str) -> tuple[str, ...]:
+    """The names of the registered sources that serve ``task``."""
+    return tuple(name for name, spec in SOURCES.items() if spec.serves(task))
+
+
+register_source(SourceSpec(
+    sim.NAME, sim.TASKS, _open_sim,
+    options=(
+        SourceOption("difficulty", '``"easy"``, ``"medium"`` (default), ``"hard"``, or a dict of '
+                     "window, distractors, noise, cascades, max_faults, variable_density.",
+                     prepare=sim.Difficulty.of, default="medium"),
+        SourceOption("granularity", '``"window"`` (default: is this window abnormal) or ``"line"`` '
+                     "(is the last line shown abnormal).", tasks=("anomaly_detection",), default="window"),
+    ),
+    needs_data=False, description="the O&M simulator (embedded, endless)", key_facts=True,
+    eval_episodes=100, eval_domains=(sim.SEEN, sim.UNSEEN), training_domains=_sim_training_domains,
+    domains_doc='``"seen"`` (default), ``"unseen"`` (held-out families and fault types, to '
+                "measure generalisation) or family names.",
+))
+register_source(SourceSpec(
+    loghub.NAME, loghub.TASKS, _real(loghub),
+    options=(SourceOption("ground_truth", '``"corrected"`` (default) or ``"original"`` templates.',
+                          tasks=("log_parsing",)),),
+    description="LogHub 2k samples", domains_doc="the LogHub systems (``rlog envs`` lists them).",
+))
+register_source(SourceSpec(loglm.NAME, loglm.TASKS, _real(loglm), description="LogLM instruction data",
+                           domains_doc="the systems LogLM's samples name (``rlog envs`` lists them)."))
+register_source(SourceSpec(hdfs.NAME, hdfs.TASKS, _real(hdfs), description="HDFS block sessions"))
+
 # Known overlaps between sources, for `rlog envs` and the docs: (source, source, what overlaps).
 KNOWN_OVERLAPS: tuple[tuple[str, str, str], ...] = (
     ("loglm", "loghub", "every LogLM log-parsing input is a LogHub 2k message (HDFS, Hadoop, "
@@ -103,9 +239,9 @@ def check_source(name: str, task: str) -> None:
         raise ValueError(f"task expects one of {', '.join(TASKS)}, got {task!r}")
     if name not in SOURCES:
         raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {name!r}")
-    if task not in SOURCES[name].tasks:
-        serving = [s for s, spec in SOURCES.items() if task in spec.tasks]
-        raise ValueError(f"source {name!r} has no {task} samples; sources for {task}: {', '.join(serving)}")
+    if not SOURCES[name].serves(task):
+        serving = ", ".join(sources_for(task)) or "none registered"
+        raise ValueError(f"source {name!r} has no {task} samples; sources for {task}: {serving}")
 
 
 def load_source(
@@ -119,19 +255,16 @@ def load_source(
 ):
     """The samples of ``task`` from source ``name`` in ``split``, restricted to ``domains``.
 
-    ``options`` are source-specific: ``ground_truth="corrected" | "original"`` for ``loghub``;
-    ``difficulty`` and ``granularity`` for ``sim``. A real source is read once per process.
+    ``options`` are the source's own (:attr:`SourceSpec.options`: ``ground_truth`` for
+    ``loghub``; ``difficulty`` and ``granularity`` for ``sim``). A real source is read once per
+    process.
     """
     check_source(name, task)
     check_split(split)
     spec = SOURCES[name]
-    unknown = set(options) - spec.options
-    if unknown:
-        allowed = ", ".join(sorted(spec.options)) or "none"
-        raise TypeError(f"source {name!r} got unknown option(s) {', '.join(sorted(unknown))}; it accepts: {allowed}")
-    if name == sim.NAME:
-        options = {"difficulty": sim.Difficulty.of(options.get("difficulty", "medium")),
-                   "granularity": options.get("granularity", "window")}
+    if split not in spec.splits:
+        raise ValueError(f"source {name!r} has no {split!r} split; it has {', '.join(spec.splits)}")
+    options = spec.prepare_options(options)
     root = resolve_data_dir(data_dir) if spec.needs_data else None
     return _load(name, task, split, root, _domains_tuple(domains), tuple(sorted(options.items())))
 
@@ -143,6 +276,7 @@ def _load(name: str, task: str, split: str, root: Path | None, domains: tuple[st
 
 
 __all__ = [
-    "DATA_DIR_ENV", "DEFAULT_SOURCES", "KNOWN_OVERLAPS", "SOURCES", "SPLITS", "DataError",
-    "FiniteSource", "SourceSpec", "check_source", "content_split", "load_source", "resolve_data_dir",
+    "DATA_DIR_ENV", "KNOWN_OVERLAPS", "SOURCES", "SPLITS", "DataError", "FiniteSource", "SourceOption",
+    "SourceSpec", "check_source", "content_split", "load_source", "register_source", "registered_source",
+    "resolve_data_dir", "sources_for", "unregister_source",
 ]

@@ -25,14 +25,15 @@ from pathlib import Path
 from typing import Iterator
 
 from rlog_env.datasets.base import MAX_LINE_CHARS, TEST, DataError, content_split, is_present, read_text
-from rlog_env.tasks import Sample
+from rlog_env.tasks import TASKS as TASK_CLASSES
+from rlog_env.tasks import TEXT, Sample
 
 NAME = "loglm"
 TASKS = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_analysis",
          "solution_recommendation")
-TEXT_TASKS = TASKS[2:]
 INSTRUCTIONS = "loglm/instruction_dataset_of_loglm.json"
-TEST_FILES = {task: f"loglm/test_set/{task}_test.json" for task in TEXT_TASKS}
+# LogLM's test set: one file for each of its free-text tasks.
+TEST_FILES = {task: f"loglm/test_set/{task}_test.json" for task in TASKS if TASK_CLASSES[task].kind == TEXT}
 PARSING_SYSTEMS = ("HDFS", "Hadoop", "Zookeeper", "BGL", "HPC", "Linux", "Proxifier")
 PARSING_BLOCK = 200
 AD_DOMAIN, TEXT_DOMAIN = "BGL+Spirit", "user-reports"

@@ -1,28 +1,49 @@
-"""The five R-Log environments: one log observation, one free-text answer, one reward.
+"""The R-Log environments: log observations, free-text answers, the task's reward.
 
-Every environment is a one-step episode over a task (:mod:`rlog_env.tasks`) and a sample source
-(:mod:`rlog_env.datasets`): ``reset`` draws a sample and returns its prompt; ``step`` scores the
-answer with the task's own reward and ends the episode.
+An environment is a task (:mod:`rlog_env.tasks`) over a sample source (:mod:`rlog_env.datasets`):
+``reset`` draws a sample and returns its prompt; ``step`` scores the answer with the task's own
+reward. The environment classes and their manuals are generated from the task and the sources
+that serve it (:func:`environment_class`); :mod:`rlog_env.envs.registry` registers them.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Any, ClassVar, Iterable
 
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
-from rlog_env.datasets import DEFAULT_SOURCES, SOURCES, load_source
+from rlog_env.datasets import SOURCES, load_source, sources_for
 from rlog_env.envs.spaces import ACTION_SPACE, OBSERVATION_SPACE
-from rlog_env.tasks import GROUNDED, RLOG, TEXT_TASKS, THINK_FIRST, Reward, Sample, get_task
+from rlog_env.tasks import RLOG, SCHEMES, THINK_FIRST, Reward, Sample, Task, get_task
 from rlog_env.tasks.base import prompt_text
 
 
-class RLogEnv(gym.Env[str, str]):
-    """Base class of the R-Log environments; see each task's class for its manual.
+def reset_info(task: Task, sample: Sample, source: str, split: str, index: int) -> dict[str, Any]:
+    """The ``info`` of ``reset``: what an agent may know of an episode besides its prompt.
 
-    Subclasses set :attr:`task_name` and write their manual in their docstring.
+    ``messages`` (the prompt as chat messages), ``logs`` (the log text the prompt shows),
+    ``task``, ``source``, ``split``, ``domain``, ``index`` and the sample's ``meta``; never the
+    reference. The one builder of it (the environments, and the CLI's teacher, use it).
+    """
+    return {
+        "messages": task.messages(sample),
+        "logs": sample.logs,
+        "task": task.name,
+        "source": source,
+        "split": split,
+        "domain": sample.domain,
+        "index": int(index),
+        "meta": dict(sample.meta),
+    }
+
+
+class RLogEnv(gym.Env[str, str]):
+    """Base class of the R-Log environments; each generated subclass's docstring is its manual.
+
+    Subclasses set :attr:`task_name` (:func:`environment_class` makes them).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -49,13 +70,10 @@ class RLogEnv(gym.Env[str, str]):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode expects None or 'ansi', got {render_mode!r}")
         self.render_mode = render_mode
-        self.source_name = source if source is not None else DEFAULT_SOURCES[self.task_name]
-        if reward == GROUNDED and self.task_name in TEXT_TASKS and SOURCES.get(self.source_name) \
-                and SOURCES[self.source_name].needs_data:
-            raise ValueError(
-                f"reward='grounded' needs the key facts that only the simulator's samples carry; "
-                f"got source={self.source_name!r}: use source='sim', or reward='rlog' or 'unit'"
-            )
+        self.source_name = source if source is not None else self.task.default_source
+        spec = SOURCES.get(self.source_name)
+        if spec is not None:
+            self.task.scheme.check_source(self.task, spec)
         self.source = load_source(
             self.source_name, self.task_name, split=split, data_dir=data_dir, domains=domains,
             **source_options,
@@ -68,12 +86,8 @@ class RLogEnv(gym.Env[str, str]):
         self._last: tuple[str, Reward] | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Draw a sample (or take ``options["index"]``) and return its prompt and ``info``.
-
-        ``info`` holds ``messages`` (the prompt as chat messages), ``logs`` (the log text the
-        prompt shows), ``task``, ``source``, ``split``, ``domain``, ``index`` and the sample's
-        ``meta``; never the reference.
-        """
+        """Draw a sample (or take ``options["index"]``) and return its prompt and ``info``
+        (:func:`reset_info`)."""
         super().reset(seed=seed)
         index = (options or {}).get("index")
         if index is None:
@@ -81,27 +95,17 @@ class RLogEnv(gym.Env[str, str]):
         elif isinstance(index, bool) or not isinstance(index, (int,)) and not hasattr(index, "__index__"):
             raise TypeError(f"options['index'] expects an int, got {type(index).__name__}")
         self._sample = sample = self.source[int(index)]
-        messages = self.task.messages(sample)
-        self._observation = prompt_text(messages)
+        info = reset_info(self.task, sample, self.source_name, self.source.split, index)
+        self._observation = prompt_text(info["messages"])
         self._last = None
-        info = {
-            "messages": messages,
-            "logs": sample.logs,
-            "task": self.task_name,
-            "source": self.source_name,
-            "split": self.source.split,
-            "domain": sample.domain,
-            "index": int(index),
-            "meta": dict(sample.meta),
-        }
         return self._observation, info
 
     def _draw_index(self) -> int:
         """A uniform index below ``len(self.source)`` from the environment's generator.
 
         Rejection sampling on the generator's raw 64-bit words, keeping the fewest top bits that
-        cover every index (at least half the draws are kept): exact for any length, and 0.4 µs
-        where ``Generator.integers`` takes 2.6 µs, ≈ 2 % of a simulated episode.
+        cover every index (at least half the draws are kept): exact for any length, and cheaper
+        than ``Generator.integers`` (BENCHMARKS.md has the figures).
         """
         n = len(self.source)
         shift = 64 - (n - 1).bit_length()
@@ -115,7 +119,9 @@ class RLogEnv(gym.Env[str, str]):
         """Score the answer; the episode ends (``terminated=True``).
 
         ``info`` holds ``reward`` (``total``, ``format``, ``answer``), ``metrics`` (the task's
-        cheap metrics) and ``reference`` (the reference answer).
+        cheap metrics), ``parsed_answer`` (the answer the format rule read, ``""`` when none),
+        ``reference`` (the reference answer) and ``unseen`` (whether the sample involves a
+        held-out domain; ``False`` on sources without one).
         """
         if self._sample is None:
             raise gym.error.ResetNeeded("call reset() before step(): each episode is one answer")
@@ -125,10 +131,12 @@ class RLogEnv(gym.Env[str, str]):
                 "decode token ids before stepping"
             )
         sample, self._sample = self._sample, None
-        reward = self.task.reward_for(action, sample)
+        task = self.task
+        parsed = task.parse(action)
+        reward = task.score_parsed(parsed, sample.reference, sample.logs, sample.facts.get("key_facts"))
         self._last = (action, reward)
-        info = {"reward": reward.as_dict(), "metrics": dict(reward.details),
-                "reference": sample.reference}
+        info = {"reward": reward.as_dict(), "metrics": dict(reward.details), "parsed_answer": parsed.answer,
+                "reference": sample.reference, "unseen": bool(sample.facts.get("unseen", False))}
         return self._observation, reward.total, True, False, info
 
     def render(self) -> str | None:
@@ -147,169 +155,77 @@ class RLogEnv(gym.Env[str, str]):
         return len(self.source)
 
 
-_ARGUMENTS = """
-    Arguments (keyword arguments of ``gymnasium.make``):
-        source: where samples come from; ``None`` takes the task's default ({default}).
-            Sources for this task: {sources}.
-        data_dir: the data directory of a real source (default ``$RLOG_DATA_DIR``), laid out
-            like shared/data.
-        split: ``"train"`` (default) or ``"test"``; disjoint by content.
-        domains: keep only these systems (a name or a list of names).
-        reasoning: ``"think-first"`` (``<think>…</think><answer>…</answer>``, R-Log, default),
-            ``"answer-first"`` (``<answer>…</answer><think>…</think>``, R-Log-fast) or
-            ``"none"`` (the whole completion is the answer).
-        reward: ``"rlog"`` (the released R-Log reward, default), ``"unit"`` (in [0, 1]),
-            ``"grounded"`` (free-text answers scored by the key facts they state and the
-            claims they invent; simulator only; parsing and anomaly detection keep ``rlog``)
-            or ``"hardened"`` (``rlog``'s range and top values with its known exploits closed:
-            no other spelling of a tag anywhere, no credit for an all-``<*>`` template or the
-            raw message, free text scaled down for repetition, copying the logs and length;
-            every source; see docs/rewards.md).
-        render_mode: ``None`` or ``"ansi"``.
-        difficulty: ``sim`` only: ``"easy"``, ``"medium"`` (default), ``"hard"``, or a dict of
-            window, distractors, noise, cascades, max_faults, variable_density.
-        granularity: ``sim`` anomaly detection only: ``"window"`` (default) or ``"line"``.
-        ground_truth: ``loghub`` parsing only: ``"corrected"`` (default) or ``"original"``.
-
-    Domains of ``sim``: ``"seen"`` (default), ``"unseen"`` (held-out families and fault
-    types, to measure generalisation) or family names.
-
-    Episode end:
-        One step: ``step(answer)`` always returns ``terminated=True``. Call ``reset`` again.
-        ``reset(options={{"index": i}})`` gives sample ``i`` of the split (``0 <= i <
-        len(env.unwrapped)``) so a split can be evaluated completely, each sample once;
-        otherwise ``reset(seed=…)`` draws one uniformly with the environment's generator.
-
-    Version history:
-        v0: first release.
-"""
+def _indent(text: str, spaces: int = 8, hang: int = 0, width: int = 92) -> str:
+    """``text`` wrapped to ``width`` columns, indented by ``spaces`` (lines after the first by
+    ``hang`` more)."""
+    return textwrap.fill(text, width=width, break_on_hyphens=False, initial_indent=" " * spaces,
+                         subsequent_indent=" " * (spaces + hang))
 
 
-class LogParsingEnv(RLogEnv):
-    __doc__ = """Log parsing: turn a raw log message into its template.
-
-    Description:
-        The agent sees one log message (without its header; ``sim``: a line of a simulated
-        window) and answers its template: the
-        message with every variable part (ids, numbers, ips, paths, ...) replaced by ``<*>``.
-
-    Observation:
-        The prompt as one ``str``: the format rules, the instruction and the message. ``info``
-        of ``reset`` holds the same prompt as chat ``messages`` (system: format rules; user:
-        instruction and logs) and the sample's metadata (system, line id, ...).
-
-    Action:
-        The completion as a ``str``, in the format chosen by ``reasoning``.
-
-    Reward:
-        ``rlog``: format +0.1 when the four tags occur once each in order, else -1.0; answer
-        = R-Log's token-level F1 of the template against the reference (template words and
-        variables), -1.0 for a wrong format or an empty answer. Total in [-2, 1.1]; the
-        reference earns 1.1. ``unit``: 0.1 for the format + 0.9 x F1, in [0, 1].
-        ``hardened``: as ``rlog``, but a template that is mostly ``<*>`` or still contains the
-        raw message earns answer 0 (``info["metrics"]["guard"]`` names the closure).
-        ``info["metrics"]`` holds ``exact_match`` and ``token_f1``.
-    """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm")
-
-    task_name = "log_parsing"
+def _arg(text: str) -> str:
+    return _indent(text, 8, 4)
 
 
-class AnomalyDetectionEnv(RLogEnv):
-    __doc__ = """Anomaly detection: are these logs normal or abnormal?
-
-    Description:
-        The agent sees logs and answers ``normal`` or ``abnormal``: ``sim``, a simulated
-        window of one system (abnormal when a fault writes into it); ``loghub``, a raw BGL line
-        with its alert label removed; ``loglm``, a BGL or Spirit message; ``hdfs``, every line
-        of one HDFS block's session (session-level detection).
-
-    Observation:
-        The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
-        ``reset`` holds the chat ``messages`` and the sample's metadata; never the label.
-
-    Action:
-        The completion as a ``str``, in the format chosen by ``reasoning``.
-
-    Reward:
-        ``rlog``: format +0.1 or -1.0 as R-Log; answer +1.0 when it equals the label after
-        lower-casing and stripping, else -1.0. Total in [-2, 1.1]. ``unit``: 0.1 for the format
-        + 0.9 when right, in [0, 1]. ``hardened``: as ``rlog``, under the strict tag rule.
-        ``info["metrics"]`` holds ``predicted_label`` (``normal``, ``abnormal`` or
-        ``invalid``) and ``correct``.
-    """ + _ARGUMENTS.format(default="sim", sources="sim, loghub, loglm, hdfs")
-
-    task_name = "anomaly_detection"
-
-
-_TEXT_REWARD = """
-    Reward:
-        ``rlog``: format +0.1 or -1.0 as R-Log; answer = (BLEU-4 + ROUGE-1 + ROUGE-2 +
-        ROUGE-L) / 400 on whitespace words, divided by 0.8 when above 0; -1.0 for a wrong
-        format or an empty answer. Total in [-2, 1.35]; a reference of four words or more
-        earns 1.35. ``unit``: 0.1 for the format + 0.9 x the answer reward relative to the
-        reference's own, in [0, 1]. ``hardened``: the answer reward relative to the reference's
-        own (x 1.25) times the ``repetition``, ``copying`` and ``length`` factors reported in
-        ``info["metrics"]``; the reference earns 1.35 at any length.
-        ``info["metrics"]`` holds ``bleu4``, ``rouge1``, ``rouge2``, ``rougeL`` (per cent).
-"""
-
-
-class LogInterpretationEnv(RLogEnv):
-    __doc__ = """Log interpretation: explain what the logs say.
-
-    Description:
-        The agent sees logs (``sim``: a window with a fault; ``loglm``: real error logs from
-        user reports) and explains them in plain operator language.
-
-    Observation:
-        The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
-        ``reset`` holds the chat ``messages`` and the sample's metadata.
-
-    Action:
-        The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
-
-    task_name = "log_interpretation"
-
-
-class RootCauseAnalysisEnv(RLogEnv):
-    __doc__ = """Root cause analysis: name the root cause of what the logs show.
-
-    Description:
-        The agent sees logs, often with the user's description of the problem, and names the
-        root cause in free text.
-
-    Observation:
-        The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
-        ``reset`` holds the chat ``messages`` and the sample's metadata.
-
-    Action:
-        The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
-
-    task_name = "root_cause_analysis"
+def environment_manual(task_cls: type[Task]) -> str:
+    """The manual of ``task_cls``'s environment, generated from the task and the sources that
+    serve it (their options and domains): the docstring of its environment class."""
+    sources = sources_for(task_cls.name)
+    parts = [f"{task_cls.title}: {task_cls.summary or task_cls.default_instruction}", ""]
+    if task_cls.manual_description:
+        parts += ["    Description:", _indent(task_cls.manual_description), ""]
+    parts += [
+        "    Observation:",
+        _indent("The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` "
+                "of ``reset`` holds the same prompt as chat ``messages`` (system: format rules; user: "
+                "instruction and logs) and the sample's metadata; never the reference."),
+        "",
+        "    Action:",
+        _indent("The completion as a ``str``, in the format chosen by ``reasoning``."),
+        "",
+    ]
+    if task_cls.manual_reward:
+        parts += ["    Reward:", _indent(task_cls.manual_reward), ""]
+    schemes = "; ".join(f"``{name!r}`` {scheme.description}" for name, scheme in SCHEMES.items())
+    parts += [
+        "    Arguments (keyword arguments of ``gymnasium.make``):",
+        _arg(f"source: where samples come from; ``None`` takes the task's default "
+                f"(``{task_cls.default_source}``). Sources for this task: {', '.join(sources)}."),
+        _arg("data_dir: the data directory of a real source (default ``$RLOG_DATA_DIR``), laid "
+                "out like shared/data."),
+        _arg('split: ``"train"`` (default) or ``"test"``; disjoint by content.'),
+        _arg("domains: keep only these systems (a name or a list of names)."),
+        _arg('reasoning: ``"think-first"`` (``<think>…</think><answer>…</answer>``, R-Log, '
+                'default), ``"answer-first"`` (``<answer>…</answer><think>…</think>``, R-Log-fast) '
+                'or ``"none"`` (the whole completion is the answer).'),
+        _arg(f"reward: the reward scheme, ``'rlog'`` by default: {schemes}."),
+        _arg('render_mode: ``None`` or ``"ansi"``.'),
+    ]
+    for name in sources:
+        spec = SOURCES[name]
+        for option in spec.options:
+            if option.tasks is None or task_cls.name in option.tasks:
+                parts.append(_arg(f"{option.name}: ``{name}`` only: {option.doc}"))
+    domain_docs = [f"Domains of ``{name}``: {SOURCES[name].domains_doc}" for name in sources
+                   if SOURCES[name].domains_doc]
+    if domain_docs:
+        parts += [""] + [_indent(doc, 4) for doc in domain_docs]
+    parts += [
+        "",
+        "    Episode end:",
+        _indent("One step: ``step(answer)`` always returns ``terminated=True``. Call ``reset`` again. "
+                '``reset(options={"index": i})`` gives sample ``i`` of the split (``0 <= i < '
+                "len(env.unwrapped)``) so a split can be evaluated completely, each sample once; "
+                "otherwise ``reset(seed=…)`` draws one uniformly with the environment's generator."),
+        "",
+        "    Version history:",
+        "        v0: first release.",
+    ]
+    return "\n".join(parts) + "\n"
 
 
-class SolutionRecommendationEnv(RLogEnv):
-    __doc__ = """Solution recommendation: recommend the fix for what the logs show.
-
-    Description:
-        The agent sees logs, often with the user's description of the problem, and gives the
-        concrete steps that fix it.
-
-    Observation:
-        The prompt as one ``str``: the format rules, the instruction and the logs. ``info`` of
-        ``reset`` holds the chat ``messages`` and the sample's metadata.
-
-    Action:
-        The completion as a ``str``, in the format chosen by ``reasoning``.
-    """ + _TEXT_REWARD + _ARGUMENTS.format(default="sim", sources="sim, loglm")
-
-    task_name = "solution_recommendation"
-
-
-ENVIRONMENTS: dict[str, type[RLogEnv]] = {
-    get_task(cls.task_name).env_id: cls
-    for cls in (LogParsingEnv, AnomalyDetectionEnv, LogInterpretationEnv, RootCauseAnalysisEnv,
-                SolutionRecommendationEnv)
-}
+def environment_class(task_cls: type[Task]) -> type[RLogEnv]:
+    """The environment class of ``task_cls`` (``LogParsing`` -> ``LogParsingEnv``), its manual
+    generated by :func:`environment_manual`."""
+    name = f"{task_cls.column()}Env"
+    return type(name, (RLogEnv,), {"__doc__": environment_manual(task_cls), "task_name": task_cls.name,
+                                   "__module__": __name__, "__qualname__": name})

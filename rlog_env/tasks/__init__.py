@@ -1,24 +1,32 @@
-"""The five log-analysis tasks: prompts, answer extraction, metrics and the R-Log reward.
+"""The log-analysis tasks: prompts, answer extraction, metrics and reward schemes.
 
-Plain Python: nothing here imports Gymnasium, torch or the data sources.
+A task is one module (its class declares everything true of it); :mod:`.registry` holds the
+registered tasks and :mod:`.schemes` the registered reward schemes. Plain Python: nothing here
+imports Gymnasium, torch or the data sources.
 """
 
 from __future__ import annotations
 
 from rlog_env.tasks.anomaly_detection import AnomalyDetection
-from rlog_env.tasks.base import (GROUNDED, HARDENED, RLOG, SCHEMES, UNIT, Judgement, Reward, Sample,
-                                 Task)
-from rlog_env.tasks.formats import ANSWER_FIRST, FORMATS, NO_TAGS, THINK_FIRST, parse_completion
+from rlog_env.tasks.base import LABEL, TEMPLATE, TEXT, Judgement, Reward, Sample, Task
+from rlog_env.tasks.formats import (ANSWER_FIRST, FORMATS, NO_TAGS, TAGS, THINK_FIRST, parse_completion,
+                                    write_completion)
 from rlog_env.tasks.log_interpretation import LogInterpretation
 from rlog_env.tasks.log_parsing import LogParsing
-from rlog_env.tasks.registry import TASKS, TEXT_TASKS, get_task
+from rlog_env.tasks.registry import (TASKS, get_task, register_task, registered_task, tasks_of_kind,
+                                     text_tasks, unregister_task)
 from rlog_env.tasks.root_cause_analysis import RootCauseAnalysis
+from rlog_env.tasks.schemes import (GROUNDED, HARDENED, RLOG, SCHEMES, UNIT, RewardScheme, get_scheme,
+                                    register_scheme, registered_scheme, unregister_scheme)
 from rlog_env.tasks.solution_recommendation import SolutionRecommendation
 from rlog_env.tasks.trl_rewards import AnswerReward, FormatReward, trl_reward_functions
 
 __all__ = [
-    "ANSWER_FIRST", "FORMATS", "GROUNDED", "HARDENED", "NO_TAGS", "RLOG", "SCHEMES", "TASKS",
-    "TEXT_TASKS", "THINK_FIRST", "UNIT", "AnomalyDetection", "AnswerReward", "FormatReward", "Judgement", "LogInterpretation",
-    "LogParsing", "Reward", "RootCauseAnalysis", "Sample", "SolutionRecommendation", "Task",
-    "get_task", "parse_completion", "trl_reward_functions",
+    "ANSWER_FIRST", "FORMATS", "GROUNDED", "HARDENED", "LABEL", "NO_TAGS", "RLOG", "SCHEMES", "TAGS",
+    "TASKS", "TEMPLATE", "TEXT", "THINK_FIRST", "UNIT", "AnomalyDetection", "AnswerReward",
+    "FormatReward", "Judgement", "LogInterpretation", "LogParsing", "Reward", "RewardScheme",
+    "RootCauseAnalysis", "Sample", "SolutionRecommendation", "Task", "get_scheme", "get_task",
+    "parse_completion", "register_scheme", "register_task", "registered_scheme", "registered_task",
+    "tasks_of_kind", "text_tasks", "trl_reward_functions", "unregister_scheme", "unregister_task",
+    "write_completion",
 ]

@@ -11,7 +11,7 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import ClassVar
 
-from rlog_env.tasks.base import Judgement, Task
+from rlog_env.tasks.base import LABEL, Judgement, Task
 
 NORMAL, ABNORMAL = "normal", "abnormal"
 LABELS = (NORMAL, ABNORMAL)
@@ -27,6 +27,7 @@ class AnomalyDetection(Task):
     """Classify logs as ``normal`` or ``abnormal``."""
 
     name: ClassVar[str] = "anomaly_detection"
+    kind: ClassVar[str] = LABEL
     env_id: ClassVar[str] = "RLog/AnomalyDetection-v0"
     title: ClassVar[str] = "Anomaly detection"
     default_instruction: ClassVar[str] = (
@@ -34,6 +35,21 @@ class AnomalyDetection(Task):
     )
     answer_rule: ClassVar[str] = "The answer is exactly one word: normal or abnormal."
     rlog_answer_range: ClassVar[tuple[float, float]] = (-1.0, 1.0)
+    answer_noun: ClassVar[str] = "label"
+    summary: ClassVar[str] = "are these logs normal or abnormal?"
+    manual_description: ClassVar[str] = (
+        "The agent sees logs and answers ``normal`` or ``abnormal``: ``sim``, a simulated "
+        "window of one system (abnormal when a fault writes into it); ``loghub``, a raw BGL line "
+        "with its alert label removed; ``loglm``, a BGL or Spirit message; ``hdfs``, every line "
+        "of one HDFS block's session (session-level detection)."
+    )
+    manual_reward: ClassVar[str] = (
+        "``rlog``: format +0.1 or -1.0 as R-Log; answer +1.0 when it equals the label after "
+        "lower-casing and stripping, else -1.0. Total in [-2, 1.1]. ``unit``: 0.1 for the format "
+        "+ 0.9 when right, in [0, 1]. ``hardened``: as ``rlog``, under the strict tag rule. "
+        "``info[\"metrics\"]`` holds ``predicted_label`` (``normal``, ``abnormal`` or "
+        "``invalid``) and ``correct``."
+    )
 
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
         return self._judge_label(reference.strip().lower(), answer)

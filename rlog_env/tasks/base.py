@@ -20,33 +20,20 @@ from rlog_env.tasks.formats import (
     check_format,
     format_instructions,
     parse_completion,
+    write_completion,
 )
+from rlog_env.tasks.schemes import RLOG, RewardScheme, get_scheme
 
-RLOG = "rlog"
-UNIT = "unit"
-GROUNDED = "grounded"
-HARDENED = "hardened"
-SCHEMES = (RLOG, UNIT, GROUNDED, HARDENED)
-
-# R-Log's format reward; the unit scheme keeps the same share of the top reward for the format.
-_RLOG_FORMAT_OK, _RLOG_FORMAT_BAD, _RLOG_ANSWER_BAD = 0.1, -1.0, -1.0
-_UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT = 0.1, 0.9
+# Task kinds: what the answer is. Other layers hang their per-task behaviour (field metrics,
+# baselines, trajectory grounding, hardening) on a task's kind, never on its name; a new task may
+# bring a new kind, and registers each layer's hook for it where it wants one.
+LABEL = "label"  # one of a few labels (anomaly detection)
+TEMPLATE = "template"  # a log template with <*> for each variable (log parsing)
+TEXT = "text"  # free text (interpretation, root cause, solution)
 
 SYSTEM_ROLE = (
     "You are an experienced operations and maintenance (O&M) engineer who analyses system logs."
 )
-
-
-def check_scheme(reward: str) -> str:
-    """Return ``reward`` if it names a known reward scheme, else raise a ``ValueError``."""
-    if reward not in SCHEMES:
-        raise ValueError(
-            f"reward expects one of {', '.join(map(repr, SCHEMES))}, got {reward!r}; "
-            "'rlog' is the released R-Log reward, 'unit' the same judgement in [0, 1], "
-            "'grounded' scores free-text answers by their key facts (simulator only), "
-            "'hardened' is 'rlog' with its known exploits closed (docs/rewards.md)"
-        )
-    return reward
 
 
 @dataclass(frozen=True)
@@ -90,17 +77,16 @@ class Judgement:
     """A task's verdict on a well-formed, non-empty answer.
 
     ``rlog`` is the R-Log answer reward; ``unit`` the same judgement in [0, 1] with the
-    reference at 1.0; ``grounded`` the fact-grounded answer reward where the task has one (the
-    free-text tasks, on the ``rlog`` range); ``hardened`` the answer reward with ``rlog``'s
-    exploits closed, where the task's differs from ``rlog`` (parsing and the free-text tasks,
-    on the ``rlog`` range); ``metrics`` the cheap metrics reported in ``info``.
+    reference at 1.0 (a task may leave it 0.0 when its scheme does not read it:
+    :attr:`~rlog_env.tasks.schemes.RewardScheme.uses_unit`); ``metrics`` the cheap metrics
+    reported in ``info``; ``adjusted`` the answer reward a scheme put in place of ``rlog``
+    (``grounded``'s fact score, ``hardened``'s closures), or ``None``.
     """
 
     rlog: float
     unit: float
     metrics: Mapping[str, Any]
-    grounded: float | None = None
-    hardened: float | None = None
+    adjusted: float | None = None
 
 
 def prompt_text(messages: list[dict[str, str]]) -> str:
@@ -112,32 +98,47 @@ def prompt_text(messages: list[dict[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class Task(ABC):
-    """Base class of the five tasks: prompt building and scoring under a format and a scheme.
+    """Base class of the tasks: prompt building and scoring under a format and a scheme.
+
+    A task module is the one home of what is true of its task: its ``name``, ``kind``,
+    ``env_id``, ``title``, default source, answer rule, instruction, answer range and the manual
+    text of its environment. Other layers hang per-task behaviour on the task's :attr:`kind`.
 
     Arguments:
         reasoning: the output format, ``"think-first"`` (R-Log, default), ``"answer-first"``
             (R-Log-fast) or ``"none"`` (the whole completion is the answer).
-        reward: the reward scheme, ``"rlog"`` (the released R-Log reward, default),
-            ``"unit"`` (the same judgement in [0, 1]), ``"grounded"`` (free-text answers
-            scored by the key facts they state, on the ``rlog`` range; needs the facts a
-            simulated sample carries; parsing and anomaly detection keep the ``rlog`` reward)
-            or ``"hardened"`` (``rlog``'s range and top values with its known exploits closed:
-            a strict format rule, and per task the closures of docs/rewards.md).
+        reward: the name of a registered reward scheme (:mod:`rlog_env.tasks.schemes`):
+            ``"rlog"`` (the released R-Log reward, default), ``"unit"``, ``"grounded"`` or
+            ``"hardened"``.
     """
 
     reasoning: str = THINK_FIRST
     reward: str = RLOG
+    scheme: RewardScheme = field(init=False, repr=False, compare=False)
 
     name: ClassVar[str]
+    kind: ClassVar[str]  # LABEL, TEMPLATE, TEXT or a kind a new task brings
     env_id: ClassVar[str]
     title: ClassVar[str]
+    default_source: ClassVar[str] = "sim"
     default_instruction: ClassVar[str]
     answer_rule: ClassVar[str]
     rlog_answer_range: ClassVar[tuple[float, float]]
+    # The environment manual's task-specific parts (the environment layer adds the rest): a
+    # one-line summary, what the agent sees and answers, and the reward under each scheme.
+    summary: ClassVar[str] = ""
+    answer_noun: ClassVar[str] = "answer"  # what the answer is called in traces ("root cause")
+    manual_description: ClassVar[str] = ""
+    manual_reward: ClassVar[str] = ""
+
+    @classmethod
+    def column(cls) -> str:
+        """The environment's short name, as tables and manuals head it: ``"LogParsing"``."""
+        return cls.env_id.split("/", 1)[-1].rsplit("-v", 1)[0]
 
     def __post_init__(self) -> None:
         check_format(self.reasoning)
-        check_scheme(self.reward)
+        object.__setattr__(self, "scheme", get_scheme(self.reward))
 
     # -- prompts ---------------------------------------------------------------------------
     @cached_property
@@ -157,13 +158,13 @@ class Task(ABC):
 
     # -- scoring ---------------------------------------------------------------------------
     def parse(self, completion: str) -> ParsedCompletion:
-        """The completion's answer and reasoning under this task's format (under ``hardened``
-        the strict rule: no other spelling of a tag anywhere)."""
-        return parse_completion(completion, self.reasoning, self.reward == HARDENED)
+        """The completion's answer and reasoning under this task's format (under a strict
+        scheme, ``hardened``, no other spelling of a tag anywhere)."""
+        return parse_completion(completion, self.reasoning, self.scheme.strict)
 
     @abstractmethod
     def judge(self, answer: str, reference: str, logs: str, facts=None) -> Judgement:
-        """Judge a non-empty answer against the reference: each task's own metric."""
+        """Judge a non-empty answer against the reference: the task's own metric."""
 
     def judge_for(self, reference: str, logs: str = "", facts=None) -> Callable[[str], Judgement]:
         """A judge of answers against one reference: ``judge_for(reference, logs, facts)(answer)
@@ -178,10 +179,14 @@ class Task(ABC):
         Never raises on a string completion: any text earns a finite reward within
         :attr:`reward_range`.
         """
-        parsed = self.parse(completion)
+        return self.score_parsed(self.parse(completion), reference, logs, facts)
+
+    def score_parsed(self, parsed: ParsedCompletion, reference: str, logs: str = "", facts=None) -> Reward:
+        """:meth:`score` of a completion already parsed by :meth:`parse` (the environment
+        parses once, for the reward and for the answer it reports)."""
         if not parsed.well_formed or not parsed.answer:
             return self._unanswered(parsed.well_formed)
-        return self._rewarded(self.judge(parsed.answer, reference, logs, facts))
+        return self._rewarded(self.scheme.judge(self, parsed.answer, reference, logs, facts))
 
     def score_group(self, completions: Iterable[str], reference: str, logs: str = "",
                     facts=None) -> list[Reward]:
@@ -201,7 +206,7 @@ class Task(ABC):
             done = scored.get(answer)
             if done is None:
                 if judge is None:  # not before an answer needs it, as score() does
-                    judge = self.judge_for(reference, logs, facts)
+                    judge = self.scheme.judge_for(self, reference, logs, facts)
                 reward = scored[answer] = rewarded(judge(answer))
             else:  # the same answer again: the same reward, with details of its own
                 reward = Reward(done.total, done.format, done.answer, dict(done.details))
@@ -210,25 +215,15 @@ class Task(ABC):
 
     def _unanswered(self, well_formed: bool) -> Reward:
         """The reward of a completion with a wrong format or an empty answer."""
-        if self.reward != UNIT:  # rlog, and grounded and hardened, which keep rlog's values
-            fmt = _RLOG_FORMAT_OK if well_formed else _RLOG_FORMAT_BAD
-            return Reward(fmt + _RLOG_ANSWER_BAD, fmt, _RLOG_ANSWER_BAD,
-                          {"well_formed": well_formed, "answer_empty": True})
-        fmt = _UNIT_FORMAT_OK if well_formed else 0.0
-        return Reward(fmt, fmt, 0.0, {"well_formed": well_formed, "answer_empty": True})
+        scheme = self.scheme
+        fmt = scheme.format_ok if well_formed else scheme.format_bad
+        return Reward(fmt + scheme.answer_bad, fmt, scheme.answer_bad,
+                      {"well_formed": well_formed, "answer_empty": True})
 
     def _rewarded(self, verdict: Judgement) -> Reward:
         """The reward of a well-formed, non-empty answer judged ``verdict``."""
-        if self.reward == RLOG:
-            fmt, answer = _RLOG_FORMAT_OK, verdict.rlog
-        elif self.reward == GROUNDED:
-            fmt = _RLOG_FORMAT_OK
-            answer = verdict.grounded if verdict.grounded is not None else verdict.rlog
-        elif self.reward == HARDENED:
-            fmt = _RLOG_FORMAT_OK
-            answer = verdict.hardened if verdict.hardened is not None else verdict.rlog
-        else:
-            fmt, answer = _UNIT_FORMAT_OK, _UNIT_ANSWER_WEIGHT * verdict.unit
+        scheme = self.scheme
+        fmt, answer = scheme.format_ok, scheme.answer(verdict)
         if not math.isfinite(answer):  # pragma: no cover - every judge returns finite values
             raise ArithmeticError(f"{self.name} produced a non-finite answer reward {answer!r}")
         details = {"well_formed": True, "answer_empty": False, **verdict.metrics}
@@ -241,16 +236,17 @@ class Task(ABC):
     @property
     def reward_range(self) -> tuple[float, float]:
         """The lowest and highest total reward under this task's scheme."""
-        if self.reward == UNIT:
-            return (0.0, 1.0)
-        # grounded and hardened keep the rlog range: their answer rewards top at the same value.
-        return (_RLOG_FORMAT_BAD + _RLOG_ANSWER_BAD, _RLOG_FORMAT_OK + self.rlog_answer_range[1])
+        return self.scheme.reward_range(self)
+
+    def reference_answer_reward(self, reference: str) -> float:
+        """The ``rlog`` answer reward of the reference against itself: the top of
+        :attr:`rlog_answer_range` unless the task's metric gives some references less."""
+        return self.rlog_answer_range[1]
+
+    def top_reward(self, sample: Sample) -> float:
+        """The total reward of the sample's reference under this task's scheme."""
+        return self.scheme.top_reward(self, sample.reference)
 
     def reference_completion(self, sample: Sample) -> str:
         """The sample's reference written in this task's format: the top-scoring completion."""
-        if self.reasoning == "none":
-            return sample.reference
-        think = "The reference answer."
-        if self.reasoning == THINK_FIRST:
-            return f"<think>{think}</think><answer>{sample.reference}</answer>"
-        return f"<answer>{sample.reference}</answer><think>{think}</think>"
+        return write_completion(sample.reference, "The reference answer.", self.reasoning)

@@ -16,10 +16,10 @@ ANSWER_FIRST = "answer-first"
 NO_TAGS = "none"
 FORMATS = (THINK_FIRST, ANSWER_FIRST, NO_TAGS)
 
-_TAGS = {
-    THINK_FIRST: ("<think>", "</think>", "<answer>", "</answer>"),
-    ANSWER_FIRST: ("<answer>", "</answer>", "<think>", "</think>"),
-}
+# The four tags of the R-Log format, in think-first order: the one definition every layer uses
+# (the writer below, the tiny model's vocabulary, the model checks).
+TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+_TAGS = {THINK_FIRST: TAGS, ANSWER_FIRST: TAGS[2:] + TAGS[:2]}
 
 
 # Any spelling of the four tags: any case, whitespace inside the angle brackets. Under the strict
@@ -127,6 +127,33 @@ def format_instructions(reasoning: str) -> str:
             "<answer> your answer </answer><think> your reasoning </think>"
         )
     return "Reply with the final answer only, without any tags or explanation."
+
+
+def _untag(text: str) -> str:
+    """``text`` with the four format tags defused, so quoted logs cannot break the format."""
+    if "<" not in text:
+        return text
+    for tag in TAGS:
+        if tag in text:
+            text = text.replace(tag, tag.replace("<", "\u2039").replace(">", "\u203a"))
+    return text
+
+
+def write_completion(answer: str, think: str, reasoning: str = THINK_FIRST) -> str:
+    """A completion in the ``reasoning`` format: ``<think>…</think><answer>…</answer>``
+    (think-first), the answer first (answer-first), or the bare answer (none).
+
+    The one writer of completions (baselines, reference completions, reasoning trajectories).
+    A tag inside ``answer`` or ``think`` (quoted logs) is defused, so the result is well formed
+    under its format.
+    """
+    check_format(reasoning)
+    answer, think = _untag(answer).strip(), _untag(think).strip()
+    if reasoning == NO_TAGS:
+        return answer
+    if reasoning == ANSWER_FIRST:
+        return f"<answer>{answer}</answer><think>{think}</think>"
+    return f"<think>{think}</think><answer>{answer}</answer>"
 
 
 def completion_text(completion: object) -> str:

@@ -19,3 +19,9 @@ class LogInterpretation(TextTask):
         "Explain what the following logs say: what happened, in which component, and whether it needs attention."
     )
     answer_rule: ClassVar[str] = "The answer is a short explanation in plain operator language."
+    answer_noun: ClassVar[str] = "interpretation"
+    summary: ClassVar[str] = "explain what the logs say"
+    manual_description: ClassVar[str] = (
+        "The agent sees logs (``sim``: a window with a fault; ``loglm``: real error logs from "
+        "user reports) and explains them in plain operator language."
+    )

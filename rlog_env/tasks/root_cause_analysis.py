@@ -19,3 +19,9 @@ class RootCauseAnalysis(TextTask):
         "Identify the root cause of the problem shown in the following logs."
     )
     answer_rule: ClassVar[str] = "The answer names the root cause in plain operator language."
+    answer_noun: ClassVar[str] = "root cause"
+    summary: ClassVar[str] = "name the root cause of what the logs show"
+    manual_description: ClassVar[str] = (
+        "The agent sees logs, often with the user's description of the problem, and names the "
+        "root cause in free text."
+    )

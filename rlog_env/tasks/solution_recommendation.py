@@ -19,3 +19,9 @@ class SolutionRecommendation(TextTask):
         "Recommend how to fix the problem shown in the following logs."
     )
     answer_rule: ClassVar[str] = "The answer gives the concrete steps that fix the problem."
+    answer_noun: ClassVar[str] = "solution"
+    summary: ClassVar[str] = "recommend the fix for what the logs show"
+    manual_description: ClassVar[str] = (
+        "The agent sees logs, often with the user's description of the problem, and gives the "
+        "concrete steps that fix it."
+    )

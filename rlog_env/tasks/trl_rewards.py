@@ -13,24 +13,47 @@ Completions may be plain strings or chat messages. Format + answer = the environ
 reward, to the bit.
 
 The functions are picklable callable classes, so they cross process boundaries (dataloader
-workers, ``accelerate``) like TRL's own ``trl.rewards``.
+workers, ``accelerate``) like TRL's own ``trl.rewards``. The pair :func:`trl_reward_functions`
+returns shares one cache of the last batch's rewards: TRL calls the format function, then the
+answer function, on the same batch, and each completion is judged once for both.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from rlog_env.tasks.base import RLOG
+from rlog_env.tasks.base import Reward
 from rlog_env.tasks.formats import THINK_FIRST, completion_text
 from rlog_env.tasks.registry import TASKS, get_task
+from rlog_env.tasks.schemes import RLOG
+
+
+class GroupRewards:
+    """The rewards of the last batch a reward function scored, for its sibling to reuse.
+
+    Keyed by the batch's rows and completion texts (compared by value), so a different batch,
+    or the same function called twice, never reads a stale entry.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._rewards: list[Reward] = []
+
+    def get(self, key: tuple) -> list[Reward] | None:
+        return self._rewards if key == self._key else None
+
+    def put(self, key: tuple, rewards: list[Reward]) -> None:
+        self._key, self._rewards = key, rewards
 
 
 class _TaskRewardFunction:
     part = ""
 
-    def __init__(self, task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG):
+    def __init__(self, task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG,
+                 cache: GroupRewards | None = None):
         self._tasks = {name: get_task(name, reasoning, reward) for name in ([task] if task else TASKS)}
         self.task, self.reasoning, self.reward = task, reasoning, reward
+        self._cache = cache if cache is not None else GroupRewards()
         self.__name__ = f"{task}_{self.part}" if task else self.part
 
     def __call__(
@@ -72,17 +95,25 @@ class _TaskRewardFunction:
         # a task, a reference, logs and facts is a GRPO group, scored as one (reference analysed once).
         rows = list(zip(task, reference, logs, facts))
         texts = [completion_text(c) for c in completions]
-        out: list[float | None] = []
+        key = (self.reasoning, self.reward, _frozen(rows), tuple(texts))
+        rewards = self._cache.get(key)
+        if rewards is None:
+            rewards = self._score(rows, texts)
+            self._cache.put(key, rewards)
+        part = self.part
+        return [getattr(r, part) for r in rewards]
+
+    def _score(self, rows: list[tuple], texts: list[str]) -> list[Reward]:
+        rewards: list[Reward] = []
         start = 0
         while start < len(rows):
             end = start + 1
             while end < len(rows) and rows[end] == rows[start]:
                 end += 1
             name, ref, log, fact = rows[start]
-            rewards = self._tasks[name].score_group(texts[start:end], ref, log or "", fact or None)
-            out.extend(getattr(r, self.part) for r in rewards)
+            rewards.extend(self._tasks[name].score_group(texts[start:end], ref, log or "", fact or None))
             start = end
-        return out
+        return rewards
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(task={self.task!r}, reasoning={self.reasoning!r}, "
@@ -101,7 +132,16 @@ class AnswerReward(_TaskRewardFunction):
     part = "answer"
 
 
+def _frozen(value: Any) -> Any:
+    """``value`` with its lists made tuples, so a batch's rows compare and hash by value."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def trl_reward_functions(task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG) -> list:
     """``[FormatReward, AnswerReward]`` for ``task`` (``None``: each row's ``task`` column): pass
-    them as ``GRPOTrainer(reward_funcs=…)``."""
-    return [FormatReward(task, reasoning, reward), AnswerReward(task, reasoning, reward)]
+    them as ``GRPOTrainer(reward_funcs=…)``. The two share a :class:`GroupRewards`, so each
+    completion of a batch is judged once for both."""
+    cache = GroupRewards()
+    return [FormatReward(task, reasoning, reward, cache), AnswerReward(task, reasoning, reward, cache)]

@@ -125,7 +125,7 @@ class TrainConfig:
             (isinstance(self.episodes, int) and self.episodes >= 1, "episodes", "a positive int"),
             (self.reasoning in FORMATS, "reasoning", f"one of {FORMATS}"),
             (self.target in TARGETS, "target", f"one of {TARGETS}"),
-            (self.reward in SCHEMES, "reward", f"one of {SCHEMES}"),
+            (self.reward in SCHEMES, "reward", f"one of {tuple(SCHEMES)}"),
             (self.device in DEVICES, "device", f"one of {DEVICES}"),
             (self.vllm in VLLM_MODES, "vllm", f"one of {VLLM_MODES}"),
             (isinstance(self.seed, int), "seed", "an int"),

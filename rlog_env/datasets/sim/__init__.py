@@ -33,14 +33,14 @@ from rlog_env.datasets.sim.catalogue import CATALOGUE_VERSION, Catalogue, load_c
 from rlog_env.datasets.sim.scenario import Difficulty, Scenario, generate
 from rlog_env.datasets.sim.values import Uniform, Uniforms, pick
 from rlog_env.datasets.sim.seeding import sample_stream
-from rlog_env.tasks import Sample
+from rlog_env.tasks import TASKS as TASK_CLASSES
+from rlog_env.tasks import TEXT, Sample
 from rlog_env.tasks.grounding import stated_facts
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 
 NAME = "sim"
 TASKS = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_analysis",
          "solution_recommendation")
-TEXT_TASKS = TASKS[2:]
 TEST_SET_SIZE = 500
 TEST_SET_VERSION = 2  # 2: every choice from the sample's uniform stream (1 drew some with rng.integers)
 TRAIN_ROOT, TEST_ROOT = 0x52_4C_6F_67, 0x54_65_73_74 + 1_000_003 * TEST_SET_VERSION
@@ -109,6 +109,7 @@ class SimSource:
         if granularity == "line" and task != "anomaly_detection":
             raise ValueError("granularity='line' applies to anomaly_detection only")
         self.task, self.split, self.difficulty, self.granularity = task, split, difficulty, granularity
+        self._text = TASK_CLASSES[task].kind == TEXT  # a free-text answer needs a fault to explain
         self.catalogue = load_catalogue()
         self.pool = domain_pool(self.catalogue, domains)
         self.domain_selection = domains or (SEEN,)
@@ -150,7 +151,7 @@ class SimSource:
         """
         stream = Uniforms(sample_stream((self._root, _TASK_CODE[self.task], index, attempt)))
         u, pool = stream.next, self.pool
-        wants_fault = self.task in TEXT_TASKS or not pool.normal_families or u() < 0.5
+        wants_fault = self._text or not pool.normal_families or u() < 0.5
         if wants_fault:
             family, faults = pick(u, pool.faulty)
             chosen = [pick(u, faults)]
