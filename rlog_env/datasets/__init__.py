@@ -72,6 +72,8 @@ class SourceSpec:
         training_domains: ``domains -> domains`` an agent may fit on for an evaluation over
             ``domains`` (the simulator keeps its unseen domains out); ``None``: the same.
         domains_doc: what its domains are, for the manuals.
+        marks_unseen: whether its samples say if they involve a held-out domain
+            (``facts["unseen"]``), so results break down by seen and unseen.
     """
 
     name: str
@@ -86,6 +88,7 @@ class SourceSpec:
     eval_domains: tuple[str, ...] | None = None
     training_domains: Callable[[tuple[str, ...] | None], tuple[str, ...] | None] | None = None
     domains_doc: str = ""
+    marks_unseen: bool = False
 
     def serves(self, task: str) -> bool:
         """Whether the source has samples of ``task``."""
@@ -197,6 +200,7 @@ register_source(SourceSpec(
     ),
     needs_data=False, description="the O&M simulator (embedded, endless)", key_facts=True,
     eval_episodes=100, eval_domains=(sim.SEEN, sim.UNSEEN), training_domains=_sim_training_domains,
+    marks_unseen=True,
     domains_doc='``"seen"`` (default), ``"unseen"`` (held-out families and fault types, to '
                 "measure generalisation) or family names.",
 ))
