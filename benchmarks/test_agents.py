@@ -37,7 +37,7 @@ def test_transformers_agent_batch_16_vs_batch_1(benchmark):
     prompts, greedy, the same answers): tokens written per second of wall time."""
     pytest.importorskip("transformers")
     from rlog_env.agents.transformers_agent import TransformersAgent
-    from rlog_env.models import cached_model
+    from rlog_env.agents.models import cached_model
 
     path = cached_model("smollm2-135m")
     if path is None:

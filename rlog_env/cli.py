@@ -1,15 +1,18 @@
-"""The ``rlog`` command: look at the environments, check a data directory, score answers.
+"""The ``rlog`` command: evaluate agents, look at the environments, get data and models, train.
 
 - ``rlog eval``: the main job: agents x environments x source x split -> a run directory of
   episodes (one JSON line each) and the leaderboard (printed, and written as Markdown, CSV,
-  JSON and a radar chart). With no arguments: every baseline on all five environments on the
-  simulator's test set. ``rlog leaderboard RUN...`` prints the leaderboard of earlier runs;
-  ``rlog rescore RUN`` recomputes every score from the recorded answers.
-- ``rlog model get smollm2-135m``: put SmolLM2-135M-Instruct in the model cache.
-  ``rlog model init-tiny --out DIR``: build the tiny, randomly initialised model (~4 M
-  parameters, tokenizer trained on simulator text) offline, for laptops and CI.
+  JSON and a radar chart). With no arguments: every baseline on every default environment on
+  the simulator's test set. ``--reasoning FORMAT`` makes the built-in agents answer in that
+  format.
+- ``rlog leaderboard RUN...``: the leaderboard of earlier runs.
+- ``rlog rescore RUN``: replay every recorded answer through the environment; exit 1 on any
+  difference.
+- ``rlog model get NAME``: put a known model (``smollm2-135m``) in the model cache.
+  ``rlog model init-tiny --out DIR``: build the tiny, randomly initialised model (tokenizer
+  trained on simulator text) offline, for laptops and CI.
 - ``rlog check``: walk every environment over every source and split, score each sample's
-  reference and an empty answer, and fail (status 1) unless the reference earns the top reward
+  reference and an empty answer, and fail (status 1) unless the reference earns its top reward
   and the empty answer the bottom everywhere: a check that a data directory is sound.
 - ``rlog envs``: every environment, source, split size and domain, and the known overlaps
   between sources.
@@ -18,7 +21,11 @@
 - ``rlog score ENV --answer TEXT``: score one answer to one sample, as the environment would.
 - ``rlog data download NAME --to DIR``: fetch a public data set from upstream at its pinned
   commit, verify every file's sha256, and print its licence and citation;
-  ``rlog data verify NAME --dir DIR`` checks a data directory against the manifest.
+  ``rlog data verify NAME --dir DIR`` checks a data directory against the manifest;
+  ``rlog data reasoning --out DIR``: write reasoning trajectories (the R-Log cold start);
+  ``rlog data export DIR --kind KIND --out FILE``: export them in one of TRL's formats.
+- ``rlog train sft`` / ``rlog train grpo``: fine-tune a model with TRL.
+- ``rlog repro``: the R-Log ablation in miniature (SFT, cold start, GRPO, R-Log-fast).
 
 ``--json`` prints the same content as JSON. Errors in the input (an unknown environment, a
 missing data directory, a malformed file) print one line naming the problem and exit with 2.
@@ -38,15 +45,11 @@ from rich.console import Console
 from rich.table import Table
 
 import rlog_env
-from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, load_source
-from rlog_env.tasks import FORMATS, SCHEMES, TEXT_TASKS
-
+from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, load_source, sources_for
+from rlog_env.envs import ENVIRONMENTS, reset_info
+from rlog_env.tasks import FORMATS, SCHEMES
 
 ENDLESS_CHECK = 500  # episodes `rlog check` scores from an endless source
-
-
-def _sources_for(task: str) -> list[str]:
-    return [name for name, spec in SOURCES.items() if task in spec.tasks]
 
 
 def _console(out) -> Console:
@@ -58,22 +61,14 @@ def _print_json(data: Any, out) -> None:
     print(file=out)
 
 
-def _top_reward(env: rlog_env.RLogEnv, sample: rlog_env.Sample) -> float:
-    """The reward the reference should earn: a text reference under four words earns less."""
-    task = env.task
-    if task.reward == "rlog" and task.name in TEXT_TASKS:
-        return task.score(task.reference_completion(sample), sample.reference, sample.logs).total
-    return task.reward_range[1]
-
-
 def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = False, out=None) -> int:
     """Score references and empty answers everywhere; print the table; return the exit status."""
     out = out or sys.stdout
     rows = []
     # Without any data directory the simulator is checked alone; a named one must be sound.
     no_data = data_dir is None and not os.environ.get(DATA_DIR_ENV)
-    for env_id, cls in rlog_env.ENVIRONMENTS.items():
-        for source in _sources_for(cls.task_name):
+    for env_id, cls in ENVIRONMENTS.items():
+        for source in sources_for(cls.task_name):
             if no_data and SOURCES[source].needs_data:
                 continue
             for split in ("train", "test"):
@@ -87,7 +82,7 @@ def check(data_dir: str | None, reasoning: str, reward: str, as_json: bool = Fal
                     sample = env.source[index]
                     got = env.task.reward_for(env.task.reference_completion(sample), sample).total
                     worst = min(worst, got)
-                    failed += got != _top_reward(env, sample)
+                    failed += got != env.task.top_reward(sample)
                     failed += env.task.reward_for("", sample).total != low
                 rows.append({"environment": env_id, "source": source, "split": split,
                              "samples": len(indices), "endless": not env.source.finite,
@@ -115,8 +110,8 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
     """List every environment and source with split sizes and domains, and the overlaps."""
     out = out or sys.stdout
     rows = []
-    for env_id, cls in rlog_env.ENVIRONMENTS.items():
-        for source in _sources_for(cls.task_name):
+    for env_id, cls in ENVIRONMENTS.items():
+        for source in sources_for(cls.task_name):
             row: dict[str, Any] = {"environment": env_id, "source": source}
             try:
                 splits = {split: load_source(source, cls.task_name, split=split, data_dir=data_dir)
@@ -260,10 +255,8 @@ def _teacher_of(spec: str):
         observations = []
         for sample in samples:
             task = get_task(sample.task, agent.reasoning)
-            info = {"messages": task.messages(sample), "logs": sample.logs, "task": sample.task,
-                    "source": sample.meta.get("source", ""), "split": sample.meta.get("split", ""),
-                    "domain": sample.domain, "index": sample.meta.get("index", 0),
-                    "meta": dict(sample.meta)}
+            info = reset_info(task, sample, sample.meta.get("source", ""), sample.meta.get("split", ""),
+                              sample.meta.get("index", 0))
             observations.append(Observation.from_reset(task.prompt(sample), info))
         return agent.act(observations)
 
@@ -275,13 +268,13 @@ def data_reasoning(source: str, tasks: Sequence[str] | None, split: str, episode
                    as_json: bool = False, out=None) -> int:
     """Write a reasoning-trajectory data set (R-Log cold start) and print its card."""
     out = out or sys.stdout
-    from rlog_env.datasets.reasoning import ALL_TASKS, write_reasoning_dataset
+    from rlog_env.datasets.reasoning import write_reasoning_dataset
 
     options: dict[str, Any] = {}
     if teacher:
         options["teacher"], options["reasoning_format"] = _teacher_of(teacher)
         options["threshold"] = threshold
-    card = write_reasoning_dataset(out_dir, source=source, tasks=tuple(tasks or ALL_TASKS),
+    card = write_reasoning_dataset(out_dir, source=source, tasks=tuple(tasks) if tasks else None,
                                    split=split, episodes=episodes, seed=seed, data_dir=data_dir,
                                    **options)
     if as_json:
@@ -302,7 +295,7 @@ DEFAULT_AGENTS = ("heuristic", "constant-normal", "echo", "empty")
 def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str, split: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
-                 as_json: bool = False, out=None) -> int:
+                 as_json: bool = False, out=None, reasoning: str | None = None) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_results
@@ -311,7 +304,8 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     out = out or sys.stdout
     run_path = run(list(agents), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
-                   domains=domains, difficulty=difficulty, progress=not as_json and out is sys.stdout)
+                   domains=domains, difficulty=difficulty, reasoning=reasoning,
+                   progress=not as_json and out is sys.stdout)
     board = tables.leaderboard(read_results(run_path))  # streamed: memory does not grow with episodes
     tables.write(board, run_path)
     if as_json:
@@ -355,7 +349,7 @@ def rescore_command(run: str, data_dir: str | None, out=None) -> int:
 
 def model_get(name: str, cache_dir: str | None, out=None) -> int:
     """Put a known model in the model cache and print its path."""
-    from rlog_env.models import ModelError, get_model
+    from rlog_env.agents.models import ModelError, get_model
 
     out = out or sys.stdout
     try:
@@ -479,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", nargs="+", default=list(DEFAULT_AGENTS),
                    help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m), "
                         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable")
-    p.add_argument("--envs", nargs="+", default=None, help="environment ids (default: all five)")
+    p.add_argument("--envs", nargs="+", default=None,
+                   help="environment ids (default: every one-step environment)")
     p.add_argument("--source", default="sim")
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--episodes", type=int, default=None,
@@ -487,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domains", nargs="+", default=None)
     p.add_argument("--difficulty", default=None, help="simulator difficulty: easy, medium, hard")
     p.add_argument("--reward", choices=SCHEMES, default="rlog")
+    p.add_argument("--reasoning", choices=FORMATS, default=None,
+                   help="the output format of the built-in agents (default: each agent's own, think-first)")
     p.add_argument("--run-dir", default=None, help="run directory (default: runs/<UTC time>); an existing one is resumed")
     p.add_argument("--batch-size", type=int, default=16)
     data_dir(p)
@@ -548,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p = data_commands.add_parser("reasoning", help="write reasoning trajectories (R-Log cold-start data)")
     p.add_argument("--source", default="sim", help="sample source (default: sim)")
-    p.add_argument("--tasks", nargs="+", default=None, help="task names (default: all five)")
+    p.add_argument("--tasks", nargs="+", default=None, help="task names (default: every task the source serves)")
     p.add_argument("--split", choices=("train", "test"), default="train")
     p.add_argument("--episodes", type=int, default=200, help="samples per task (a finite split: at most all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the strategy choice")
@@ -575,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output-dir", default=None, help="checkpoints; the final model goes to OUTPUT_DIR/final")
         p.add_argument("--data", default=None, help="a reasoning data set (`rlog data reasoning`) for SFT")
         p.add_argument("--source", default=None, help="sample source (default: sim)")
-        p.add_argument("--tasks", nargs="+", default=None, help="task names (default: all five)")
+        p.add_argument("--tasks", nargs="+", default=None, help="task names (default: every task the source serves)")
         p.add_argument("--episodes", type=int, default=None, help="training samples per task")
         p.add_argument("--difficulty", default=None, help="simulator difficulty")
         p.add_argument("--reasoning", choices=FORMATS, default=None, help="output format taught or rewarded")
@@ -606,8 +603,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_env_id(env_id: str) -> None:
-    if env_id not in rlog_env.ENVIRONMENTS:
-        raise ValueError(f"ENV expects one of {', '.join(rlog_env.ENVIRONMENTS)}, got {env_id!r}")
+    if env_id not in ENVIRONMENTS:
+        raise ValueError(f"ENV expects one of {', '.join(ENVIRONMENTS)}, got {env_id!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -617,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return eval_command(args.agents, args.envs, args.source, args.split, args.episodes,
                                 args.data_dir, args.reward, args.run_dir, args.batch_size,
-                                args.domains, args.difficulty, args.json)
+                                args.domains, args.difficulty, args.json, reasoning=args.reasoning)
         if args.command == "leaderboard":
             return leaderboard_command(args.runs, args.json)
         if args.command == "rescore":

@@ -35,7 +35,7 @@ from rlog_env.agents.base import FunctionAgent, Observation
 from rlog_env.agents.registry import make_agent
 from rlog_env.leaderboard.results import RESULTS, read_frame, read_results
 from rlog_env.leaderboard.runner import evaluate
-from rlog_env.models import UnsafeModelError, require_safetensors
+from rlog_env.agents.models import UnsafeModelError, require_safetensors
 
 # --------------------------------------------------------------------------------------------
 # Models

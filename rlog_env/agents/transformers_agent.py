@@ -10,8 +10,8 @@
 - **Loading** happens on the first ``act`` (or ``load()``): the tokenizer and the model from a
   local directory or a hub id, safetensors only (``use_safetensors=True``: no pickle is ever
   unpickled; a directory with only ``pytorch_model.bin``/``*.pt``/``*.pkl`` weights is refused
-  with :class:`rlog_env.models.UnsafeModelError`), ``trust_remote_code`` off unless asked (with
-  it off, an ``auto_map`` in the model's config.json runs none of the directory's Python files). A name of :data:`rlog_env.models.KNOWN_MODELS`
+  with :class:`rlog_env.agents.models.UnsafeModelError`), ``trust_remote_code`` off unless asked (with
+  it off, an ``auto_map`` in the model's config.json runs none of the directory's Python files). A name of :data:`rlog_env.agents.models.KNOWN_MODELS`
   (``"smollm2-135m"``) that is not an existing path is fetched into the model cache first.
 - **Prompts** are the observation's chat messages (system + user) through the tokenizer's chat
   template with ``add_generation_prompt=True``; a tokenizer without a chat template gets the
@@ -47,7 +47,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rlog_env.agents.base import Observation
-from rlog_env.models import import_llm, require_safetensors
+from rlog_env.agents.models import import_llm, require_safetensors
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -123,7 +123,7 @@ class TransformersAgent(_Params):
     def _resolve_model_path(self) -> str:
         model = os.fspath(self.model)
         if not Path(model).expanduser().exists():
-            from rlog_env.models import KNOWN_MODELS, get_model
+            from rlog_env.agents.models import KNOWN_MODELS, get_model
             if model in KNOWN_MODELS:
                 return str(get_model(model))
         return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model

@@ -1,20 +1,13 @@
 """Reasoning trajectories for R-Log's cold start: samples -> (reasoning, answer) pairs.
 
-R-Log's cold-start SFT data pairs every input with a reasoning text written from one of 13
-expert strategies (:mod:`rlog_env.tasks.strategies`) and the reference answer. Here a
-trajectory is written by rules, grounded in the sample: each step of the chosen strategy gets a
-sentence or two about *this* sample, and the last step concludes the reference.
-
-- On the simulator the scenario's own causal chain is used: the faults in ``facts["faults"]``
-  give, through the catalogue, the fault's title, category, symptom lines, root cause and key
-  facts; ``facts["line_labels"]`` says which lines are abnormal, and one is quoted.
-- On real data (``loghub``, ``loglm``, ``hdfs``) what can be derived is used: the variable
-  tokens of a message (message against its template), the failure keywords and the lines
-  that carry them, the components the logs name.
-
-Nothing false is stated about the sample and the label is not named before the last step.
-A teacher (any callable ``samples -> completions``) can replace the rule-based trajectories
-where its completions earn at least ``threshold`` (rejection sampling by the task's own reward).
+A trajectory follows one of the task's reasoning strategies (:mod:`rlog_env.tasks.strategies`):
+each step gets a sentence or two grounded in *this* sample, and the last step concludes the
+reference. How a sample is grounded hangs on its task's kind (:func:`register_grounding`): the
+built-in kinds read the simulator's causal chain (``facts["faults"]`` through the catalogue,
+``facts["line_labels"]``) where a sample carries it, and otherwise what the logs themselves
+show (variable tokens, failure words, components). A teacher (any callable ``samples ->
+completions``) can replace the rule-based trajectories where its completions earn at least
+``threshold`` under the task's own reward (rejection sampling).
 
 Plain Python: nothing here imports torch, the agents, the environments or the leaderboard.
 """
@@ -27,18 +20,20 @@ import os
 import re
 import tempfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from rlog_env.tasks import Sample, get_task, parse_completion
-from rlog_env.tasks.formats import ANSWER_FIRST, NO_TAGS, THINK_FIRST, check_format
+from rlog_env.tasks import LABEL, TEMPLATE, TEXT, Sample, get_task, parse_completion
+from rlog_env.tasks.formats import ANSWER_FIRST, NO_TAGS, THINK_FIRST, check_format, write_completion
 from rlog_env.tasks.registry import TASKS
-from rlog_env.tasks.strategies import STRATEGIES, Strategy, strategies_for
+from rlog_env.tasks.strategies import STRATEGIES, Strategy, has_strategies, strategies_for
+from rlog_env.tasks.vocabulary import ALARMING_WORDS as _FAIL  # the one failure vocabulary
+from rlog_env.tasks.vocabulary import BENIGN_WORDS as _BENIGN
 
-ALL_TASKS = tuple(TASKS)
 RULE, TEACHER = "rule", "teacher"
 MIN_WORDS, MAX_WORDS = 40, 150
 CARD_VERSION = 1
@@ -46,14 +41,6 @@ TRAJECTORIES_FILE, CARD_FILE, README_FILE = "trajectories.jsonl", "card.json", "
 Teacher = Callable[[Sequence[Sample]], Sequence[str]]
 
 _TOKEN = re.compile(r"\S+")
-_FAIL = re.compile(
-    r"\b(fail\w*|errors?|fatal|exceptions?|\w+exception|critical|panic\w*|abort\w*|denied|refused|"
-    r"timed out|timeout|unreachable|corrupt\w*|crash\w*|segfault|segmentation|killed|kill|"
-    r"unable|cannot|can't|invalid|severe|lost|unavailable|down|not found|no such|oom|"
-    r"out of memory|overflow|illegal|unexpected|terminated|bad|broken|missing|disconnect\w*|"
-    r"rejected|warn\w*|stale|violation)\b", re.IGNORECASE)
-_BENIGN = re.compile(r"\b(corrected|recovered|resolved|succeeded|successful\w*|retry\w*|"
-                     r"retrying|restored)\b", re.IGNORECASE)
 _BGL_LOCATION = re.compile(r"\bR\d{2}-M\d(?:-[A-Z0-9:]+)*(?:-[A-Z0-9]+)*")
 _SEVERITY = re.compile(r"\b(INFO|WARNING|WARN|SEVERE|ERROR|FATAL|FAILURE|CRITICAL)\b")
 _COMPONENT = re.compile(
@@ -90,12 +77,7 @@ class Trajectory:
     def completion(self, reasoning_format: str = THINK_FIRST) -> str:
         """The completion as a model writes it: ``think-first`` (R-Log), ``answer-first``
         (R-Log-fast) or ``none`` (the answer alone)."""
-        check_format(reasoning_format)
-        if reasoning_format == THINK_FIRST:
-            return f"<think>{self.reasoning}</think><answer>{self.answer}</answer>"
-        if reasoning_format == ANSWER_FIRST:
-            return f"<answer>{self.answer}</answer><think>{self.reasoning}</think>"
-        return self.answer
+        return write_completion(self.answer, self.reasoning, reasoning_format)
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-safe dict, with both tagged completions and the word counts."""
@@ -265,7 +247,8 @@ def _parsing_steps(sample: Sample) -> dict[str, str]:
 
 
 # -- anomaly detection ----------------------------------------------------------------------
-def _ad_steps(sample: Sample, catalogue) -> dict[str, str]:
+def _ad_steps(sample: Sample) -> dict[str, str]:
+    catalogue = _catalogue_for(sample)
     lines = sample.logs.split("\n")
     labels = sample.facts.get("line_labels")
     line_level = "LAST line" in sample.instruction
@@ -366,6 +349,12 @@ def _hdfs_lifecycle(logs: str) -> dict[str, str]:
 
 
 # -- the free-text tasks --------------------------------------------------------------------
+# The reference texts the simulator's catalogue writes for each fault, and how a trajectory
+# concludes on each: which one a sample's reference is written from is read off the reference.
+_REFERENCE_FIELDS = {"interpretation": "the logs show", "root_cause": "the root cause is",
+                     "solution": "the fix addresses"}
+
+
 @dataclass
 class _FaultView:
     title: str
@@ -375,6 +364,7 @@ class _FaultView:
     root_cause: str | None
     solution: str | None
     interpretation: str | None
+    answers: str | None = None  # the catalogue field the sample's reference is written from
 
 
 def _event_regex(template) -> re.Pattern:
@@ -394,9 +384,23 @@ def _event_regex(template) -> re.Pattern:
     return re.compile(lead + "".join(parts))
 
 
+def _template_regex(template) -> re.Pattern:
+    """A regex matching any rendering of a catalogue text template (placeholders: any text)."""
+    return re.compile("".join(re.escape(literal) + (".+?" if name is not None else "")
+                              for literal, name in template.pieces), re.DOTALL)
+
+
+def _answered_field(fault, reference: str) -> str | None:
+    """The field of ``fault`` (:data:`_REFERENCE_FIELDS`) whose template the sample's
+    reference starts with, or ``None``."""
+    found = [key for key in _REFERENCE_FIELDS if _template_regex(getattr(fault, key)).match(reference)]
+    return found[0] if len(found) == 1 else None
+
+
 def _fault_views(sample: Sample, catalogue) -> list[_FaultView]:
     lines = _lines(sample.logs) or [sample.logs.strip()]
     views = []
+    answers = None
     for fault_id in sample.facts.get("faults", ()):
         fault = catalogue.faults.get(fault_id) if catalogue is not None else None
         if fault is None:
@@ -411,10 +415,11 @@ def _fault_views(sample: Sample, catalogue) -> list[_FaultView]:
                     for k, v in m.groupdict().items():
                         if k in fault.entities or k in catalogue.families[fault.family].entities:
                             entities.setdefault(k, v)
-        # Keep only captures confirmed by the sample's own reference: rendering the task's
-        # reference template with them must give the reference back.
-        own = {"log_interpretation": fault.interpretation, "root_cause_analysis": fault.root_cause,
-               "solution_recommendation": fault.solution}.get(sample.task)
+        # Keep only captures confirmed by the sample's own reference: rendering the template
+        # the reference is written from (read off the first fault's) must give it back.
+        if not views:
+            answers = _answered_field(fault, sample.reference)
+        own = getattr(fault, answers) if answers is not None else None
         confirmed: dict[str, str] = {}
         if own is not None and set(own.names) <= set(entities):
             try:
@@ -430,7 +435,8 @@ def _fault_views(sample: Sample, catalogue) -> list[_FaultView]:
                 rendered[key] = template.render(entities) if set(template.names) <= set(entities) else None
             except (KeyError, IndexError, ValueError):
                 rendered[key] = None
-        views.append(_FaultView(fault.title, fault.category, sorted(set(hits)), entities, **rendered))
+        views.append(_FaultView(fault.title, fault.category, sorted(set(hits)), entities, **rendered,
+                                answers=answers))
     return views
 
 
@@ -444,8 +450,8 @@ def _first_sentence(text: str, words: int = 25) -> str:
     return " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
 
 
-def _text_steps(sample: Sample, catalogue) -> dict[str, str]:
-    task = sample.task
+def _text_steps(sample: Sample) -> dict[str, str]:
+    catalogue = _catalogue_for(sample)
     lines = _lines(sample.logs) or [sample.logs.strip()]
     views = _fault_views(sample, catalogue) if sample.facts.get("faults") else []
     key_facts = [f[0] for f in sample.facts.get("key_facts", ()) if f]
@@ -472,12 +478,12 @@ def _text_steps(sample: Sample, catalogue) -> dict[str, str]:
                             f"{main.title}.")
         steps["chain"] = (f"In order, the symptoms run from {piece} to the later errors; "
                           f"they are the effects of {_lower_first(main.title)}.")
-        if task == "log_interpretation" and main.root_cause:
+        if main.answers == "interpretation" and main.root_cause:
             steps["chain"] += f"{OPTIONAL}Behind it: {main.root_cause}"
         steps["trigger"] = (f"The first alarm, {piece}, is the trigger that shows the failure; the "
                             f"real issue is the {main.category} problem behind it.")
         steps["cause"] = f"Among the common causes this one is {main.category}: {main.title}."
-        if task == "solution_recommendation" and main.root_cause:
+        if main.answers == "solution" and main.root_cause:
             steps["cause"] += f"{OPTIONAL}Concretely: {main.root_cause}"
         steps["why"] = (f"The immediate cause exists because of {_a(main.category)} condition that "
                         f"the symptom lines only report, not repair.")
@@ -494,8 +500,8 @@ def _text_steps(sample: Sample, catalogue) -> dict[str, str]:
                                f"removes the {main.category} condition.")
         steps["risk"] = ("Each change touches a running service, so apply it in a quiet window and "
                          "check the logs after it.")
-        noun = {"log_interpretation": "the logs show", "root_cause_analysis": "the root cause is",
-                "solution_recommendation": "the fix addresses"}[task]
+        noun = (_REFERENCE_FIELDS[main.answers] if main.answers is not None
+                else f"the {TASKS[sample.task].answer_noun} is")
         facts = f", stated with {_join([f'`{f}`' for f in key_facts], 5)}" if key_facts else ""
         steps["conclude"] = f"So {noun} {_lower_first(main.title)}{facts}."
         return steps
@@ -532,43 +538,126 @@ def _text_steps(sample: Sample, catalogue) -> dict[str, str]:
     return steps
 
 
-# -- building -------------------------------------------------------------------------------
+# -- grounding per task kind ---------------------------------------------------------------
 def _catalogue_for(sample: Sample):
-    if sample.meta.get("source") != "sim":
+    """The simulator's fault catalogue, for a sample whose facts name its faults; else ``None``."""
+    if not sample.facts.get("faults"):
         return None
     from rlog_env.datasets.sim.catalogue import load_catalogue
 
     return load_catalogue()
 
 
-def _grounded_steps(sample: Sample) -> dict[str, str]:
-    catalogue = _catalogue_for(sample)
-    if sample.task == "log_parsing":
-        return _parsing_steps(sample)
-    if sample.task == "anomaly_detection":
-        return _ad_steps(sample, catalogue)
-    return _text_steps(sample, catalogue)
-
-
-def _extras(sample: Sample) -> list[str]:
-    """Further grounded sentences, used only when the reasoning is shorter than it must be."""
+def log_extras(sample: Sample) -> list[str]:
+    """Further grounded sentences any sample offers (its lines, its request), used only when a
+    reasoning is shorter than it must be: the default ``extras`` of a :class:`Grounding`."""
     lines = _lines(sample.logs)
     out = [f"Line {i + 1} reads {_quote(ln, width=30)}." for i, ln in enumerate(lines[:8])]
-    if sample.task == "log_parsing":
-        tokens = sample.logs.split()
-        out.insert(0, "Token by token, the message reads " + " | ".join(f"`{t}`" for t in tokens[:40]) + ".")
     if sample.instruction.strip():
         out.append(f"The request reads {_quote(sample.instruction, width=40)}.")
-    if sample.task in ("log_interpretation", "root_cause_analysis", "solution_recommendation"):
-        for k, sentence in enumerate(re.split(r"(?<=[.!?])\s+", sample.reference.strip())):
-            shared = [c for c in _unique(re.findall(r"[\w./:$-]{4,}", sentence))
-                      if c in sample.logs or c in sample.instruction][:4]
-            if shared:
-                out.append(f"Point {k + 1} of the conclusion rests on {_join([f'`{c}`' for c in shared])}, "
-                           "which the logs or the request show.")
     return out
 
 
+def _parsing_extras(sample: Sample) -> list[str]:
+    tokens = sample.logs.split()
+    return (["Token by token, the message reads " + " | ".join(f"`{t}`" for t in tokens[:40]) + "."]
+            + log_extras(sample))
+
+
+def _text_extras(sample: Sample) -> list[str]:
+    out = log_extras(sample)
+    for k, sentence in enumerate(re.split(r"(?<=[.!?])\s+", sample.reference.strip())):
+        shared = [c for c in _unique(re.findall(r"[\w./:$-]{4,}", sentence))
+                  if c in sample.logs or c in sample.instruction][:4]
+        if shared:
+            out.append(f"Point {k + 1} of the conclusion rests on {_join([f'`{c}`' for c in shared])}, "
+                       "which the logs or the request show.")
+    return out
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """How trajectories of one task kind are grounded in a sample.
+
+    ``steps(sample)`` returns, per step action of the kind's strategies, the sentence(s) a
+    trajectory writes at that step (sentences after an :data:`OPTIONAL` mark are dropped when
+    the reasoning runs long; an action left out is skipped); the ``"conclude"`` sentence ends
+    the reasoning. ``extras(sample)`` returns further grounded sentences, appended only while
+    the reasoning is shorter than it must be.
+    """
+
+    kind: str
+    steps: Callable[[Sample], Mapping[str, str]]
+    extras: Callable[[Sample], Sequence[str]] = log_extras
+
+
+GROUNDINGS: dict[str, Grounding] = {}
+
+
+def register_grounding(kind: str, steps: Callable[[Sample], Mapping[str, str]],
+                       extras: Callable[[Sample], Sequence[str]] | None = None) -> Grounding:
+    """Register how trajectories of tasks of ``kind`` are grounded (see :class:`Grounding`;
+    ``extras`` defaults to :func:`log_extras`); a kind already registered is a ``ValueError``."""
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"kind expects a non-empty str (a task kind), got {kind!r}")
+    if not callable(steps) or (extras is not None and not callable(extras)):
+        raise TypeError("register_grounding expects steps (and extras, if given) to be callables "
+                        "taking a Sample")
+    if kind in GROUNDINGS:
+        raise ValueError(f"kind {kind!r} already has a trajectory grounding; unregister_grounding it first")
+    grounding = Grounding(kind, steps, extras or log_extras)
+    GROUNDINGS[kind] = grounding
+    return grounding
+
+
+def unregister_grounding(kind: str) -> None:
+    """Remove the grounding of ``kind`` (the inverse of :func:`register_grounding`)."""
+    if kind not in GROUNDINGS:
+        raise ValueError(f"no trajectory grounding is registered for kind {kind!r}")
+    del GROUNDINGS[kind]
+
+
+@contextmanager
+def registered_grounding(kind: str, steps: Callable[[Sample], Mapping[str, str]],
+                         extras: Callable[[Sample], Sequence[str]] | None = None) -> Iterator[Grounding]:
+    """A grounding registered for the duration of a ``with`` block (for tests)."""
+    grounding = register_grounding(kind, steps, extras)
+    try:
+        yield grounding
+    finally:
+        if GROUNDINGS.get(kind) is grounding:
+            del GROUNDINGS[kind]
+
+
+def grounding_for(task: str) -> Grounding:
+    """The grounding of ``task``'s kind; a task whose kind has none is a ``ValueError``."""
+    if task not in TASKS:
+        raise ValueError(f"task expects one of {', '.join(TASKS)}, got {task!r}")
+    kind = TASKS[task].kind
+    if kind not in GROUNDINGS:
+        raise ValueError(f"no trajectory grounding for kind {kind!r} of task {task!r}; register one "
+                         "with rlog_env.datasets.reasoning.register_grounding")
+    return GROUNDINGS[kind]
+
+
+def reasoning_tasks(source: str) -> tuple[str, ...]:
+    """The tasks ``source`` serves that trajectories can be written for (their kind has a
+    grounding and they have strategies), in registration order."""
+    from rlog_env.datasets import SOURCES
+
+    if source not in SOURCES:
+        raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {source!r}")
+    spec = SOURCES[source]
+    return tuple(task for task in TASKS if spec.serves(task) and TASKS[task].kind in GROUNDINGS
+                 and has_strategies(task))
+
+
+register_grounding(TEMPLATE, _parsing_steps, _parsing_extras)
+register_grounding(LABEL, _ad_steps)
+register_grounding(TEXT, _text_steps, _text_extras)
+
+
+# -- building -------------------------------------------------------------------------------
 def _index(sample: Sample) -> int:
     index = sample.meta.get("index")
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
@@ -589,14 +678,16 @@ def build_trajectory(sample: Sample, strategy: Strategy | str | None = None, see
     """The rule-based trajectory of ``sample``: the strategy's steps, each grounded in the
     sample, ending with the reference (``answer == sample.reference``).
 
-    ``strategy`` (a :class:`Strategy` or its name) must be one of the sample's task; by default
-    it is drawn with ``SeedSequence([seed, sample.meta["index"]])``. The reasoning has at least
-    :data:`MIN_WORDS` words and at least twice the answer's words (R-Log-fast reaches its answer
-    within a third of the think-first tokens); it aims at :data:`MAX_WORDS` words at most, which
-    long real answers (LogLM) exceed.
+    The sample is grounded by its task's kind (:func:`grounding_for`: a kind without one is a
+    ``ValueError``). ``strategy`` (a :class:`Strategy` or its name) must be one of the sample's
+    task; by default it is drawn with ``SeedSequence([seed, sample.meta["index"]])``. The
+    reasoning has at least :data:`MIN_WORDS` words and at least twice the answer's words
+    (R-Log-fast reaches its answer within a third of the think-first tokens); it aims at
+    :data:`MAX_WORDS` words at most, which long real answers exceed.
     """
     if not isinstance(sample, Sample):
         raise TypeError(f"build_trajectory expects a Sample, got {type(sample).__name__}")
+    grounding = grounding_for(sample.task)
     if isinstance(strategy, str):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy expects one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -609,7 +700,7 @@ def build_trajectory(sample: Sample, strategy: Strategy | str | None = None, see
     if not sample.reference.strip():
         raise ValueError(f"build_trajectory expects a sample with a reference, got an empty one "
                          f"({sample.meta.get('id', '?')})")
-    grounded = _grounded_steps(sample)
+    grounded = grounding.steps(sample)
     sentences, optional = [], []
     for text, action in zip(strategy.steps, strategy.actions):
         core, *more = [part.strip() for part in grounded.get(action, "").split(OPTIONAL)]
@@ -626,7 +717,7 @@ def build_trajectory(sample: Sample, strategy: Strategy | str | None = None, see
                 sentences[k] += " " + part
                 total += _count(part)
     used = set(sentences)
-    for extra in _extras(sample):
+    for extra in grounding.extras(sample):
         if _count(" ".join(sentences + [conclusion])) >= need:
             break
         if extra not in used:
@@ -683,6 +774,8 @@ def build_trajectories(samples: Sequence[Sample], seed: int = 0, teacher: Teache
 def card_of(trajectories: Sequence[Trajectory], source: str, split: str, seed: int,
             tasks: Sequence[str], episodes: int, threshold: float | None) -> dict[str, Any]:
     """The data set card: where it comes from and what it holds."""
+    from rlog_env.datasets import SOURCES
+
     def counts(key) -> dict[str, int]:
         return dict(sorted(Counter(key(t) for t in trajectories).items()))
 
@@ -690,7 +783,9 @@ def card_of(trajectories: Sequence[Trajectory], source: str, split: str, seed: i
     chars = [len(t.reasoning) for t in trajectories]
     per_task_words = {task: round(float(np.mean([_count(t.reasoning) for t in trajectories if t.task == task])), 1)
                       for task in tasks if any(t.task == task for t in trajectories)}
-    licence = ("Simulated data generated by rlog_env (same licence as rlog_env)." if source == "sim" else
+    spec = SOURCES.get(source)
+    generated = spec is not None and not spec.needs_data
+    licence = ("Simulated data generated by rlog_env (same licence as rlog_env)." if generated else
                f"Derived from the real data set {source!r}: it keeps that data set's own licence "
                "(see `rlog data download` for the licence and citation).")
     return {
@@ -714,7 +809,7 @@ def _readme(card: Mapping[str, Any]) -> str:
     return (
         f"# Reasoning trajectories ({card['source']}, {card['split']})\n\n"
         "Cold-start data after R-Log: each record pairs a log-analysis sample with a reasoning "
-        "text written from one of the 13 reasoning strategies (rule-based, grounded in the "
+        "text written from one of its task's reasoning strategies (rule-based, grounded in the "
         "sample) or by a teacher whose completion passed rejection sampling, and the answer. "
         "Each record holds `think_first` (`<think>…</think><answer>…</answer>`, R-Log) and "
         "`answer_first` (`<answer>…</answer><think>…</think>`, R-Log-fast) completions.\n\n"
@@ -760,8 +855,35 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def check_reasoning_tasks(source: str, tasks: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """``tasks`` as a tuple, checked: each is registered, served by ``source``, grounded by its
+    kind and has strategies (else a ``ValueError`` saying which); ``None``: the
+    :func:`reasoning_tasks` of ``source``."""
+    from rlog_env.datasets import SOURCES
+
+    defaults = reasoning_tasks(source)
+    if tasks is None:
+        if not defaults:
+            raise ValueError(f"source {source!r} serves no task that reasoning trajectories can be "
+                             "written for (a task whose kind has a grounding and that has strategies)")
+        return defaults
+    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    unknown = [t for t in tasks if t not in TASKS]
+    if not tasks or unknown:
+        raise ValueError(f"tasks expects some of {', '.join(TASKS)}, got {list(tasks)!r}")
+    for task in tasks:
+        if not SOURCES[source].serves(task):
+            raise ValueError(f"source {source!r} has no {task} samples; it serves "
+                             f"{', '.join(SOURCES[source].tasks)}")
+        grounding_for(task)
+        if not has_strategies(task):
+            raise ValueError(f"task {task!r} has no reasoning strategies; register some with "
+                             "rlog_env.tasks.strategies.register_strategy")
+    return tasks
+
+
 def write_reasoning_dataset(out_dir: os.PathLike | str, source: str = "sim",
-                            tasks: Sequence[str] = ALL_TASKS, split: str = "train",
+                            tasks: Sequence[str] | None = None, split: str = "train",
                             episodes: int = 200, seed: int = 0, data_dir=None,
                             teacher: Teacher | None = None, threshold: float = 0.0,
                             reasoning_format: str = THINK_FIRST, **source_options) -> dict[str, Any]:
@@ -770,18 +892,16 @@ def write_reasoning_dataset(out_dir: os.PathLike | str, source: str = "sim",
     Files: ``trajectories.jsonl`` (one record per trajectory, with ``think_first`` and
     ``answer_first`` completions), ``card.json`` and ``README.md`` (counts per task, strategy,
     domain and origin; mean reasoning length; licence). ``episodes`` samples per task (all of a
-    finite split when it holds fewer). Files are written to temporary names and renamed, so an
-    interrupted run leaves no half-written file; a non-empty ``out_dir`` that is not an earlier
-    reasoning data set is refused.
+    finite split when it holds fewer). ``tasks`` defaults to every task ``source`` serves that
+    trajectories can be written for (:func:`reasoning_tasks`); a named task the source does not
+    serve, or whose kind has no grounding, or that has no strategies, is a ``ValueError``.
+    Files are written to temporary names and renamed, so an interrupted run leaves no
+    half-written file; a non-empty ``out_dir`` that is not an earlier reasoning data set is
+    refused.
     """
     from rlog_env.datasets import load_source
 
-    if isinstance(tasks, str):
-        tasks = (tasks,)
-    tasks = tuple(tasks)
-    unknown = [t for t in tasks if t not in TASKS]
-    if not tasks or unknown:
-        raise ValueError(f"tasks expects some of {', '.join(TASKS)}, got {list(tasks)!r}")
+    tasks = check_reasoning_tasks(source, tasks)
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes expects a positive int, got {episodes!r}")
     out = Path(out_dir)
@@ -803,5 +923,7 @@ def write_reasoning_dataset(out_dir: os.PathLike | str, source: str = "sim",
     return card
 
 
-__all__ = ["ALL_TASKS", "Trajectory", "build_trajectories", "build_trajectory", "card_of",
-           "choose_strategy", "variable_kind", "variable_tokens", "write_reasoning_dataset"]
+__all__ = ["GROUNDINGS", "OPTIONAL", "Grounding", "Trajectory", "build_trajectories", "build_trajectory",
+           "card_of", "check_reasoning_tasks", "choose_strategy", "grounding_for", "log_extras",
+           "reasoning_tasks", "register_grounding", "registered_grounding", "unregister_grounding",
+           "variable_kind", "variable_tokens", "write_reasoning_dataset"]

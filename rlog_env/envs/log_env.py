@@ -119,7 +119,7 @@ class RLogEnv(gym.Env[str, str]):
         """Score the answer; the episode ends (``terminated=True``).
 
         ``info`` holds ``reward`` (``total``, ``format``, ``answer``), ``metrics`` (the task's
-        cheap metrics), ``parsed_answer`` (the answer the format rule read, ``""`` when none),
+        cheap metrics), ``parsed_answer`` (the answer the format rule read, ``None`` when it found none),
         ``reference`` (the reference answer) and ``unseen`` (whether the sample involves a
         held-out domain; ``False`` on sources without one).
         """

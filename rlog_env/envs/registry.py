@@ -80,7 +80,7 @@ def registered_environment(task_name: str, *, opt_in: bool = False) -> Iterator[
     try:
         yield cls
     finally:
-        if ENVIRONMENTS.get(env_id) is cls:
+        if env_id in ENVIRONMENTS:
             unregister_environment(env_id)
 
 

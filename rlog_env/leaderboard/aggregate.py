@@ -1,17 +1,19 @@
 """The leaderboard's numbers, gathered one episode at a time.
 
-``rlog eval`` over 100,000 episodes must not hold 100,000 records in memory, nor anything else
-per episode. :class:`Aggregate` takes episode records one by one (from the runner, or streamed
-from ``results.jsonl``) and keeps, for each (agent, task) cell, only sums:
+An evaluation may be far larger than memory allows to hold as records. :class:`Aggregate` takes
+episode records one by one (from the runner, or streamed from ``results.jsonl``) and keeps, for
+each (agent, task) cell, only sums:
 
-- exact sums (:class:`ExactSum`, Shewchuk's algorithm, what ``math.fsum`` does) of the rewards,
-  latencies and token F1, per domain and seen/unseen too; counts of format-valid answers. A
-  mean is the correctly rounded sum divided by the count: it does not depend on the order of
-  the episodes;
-- for log parsing and anomaly detection, the distinct (predicted, true) template or label pairs
-  with their counts (GA, FGA, PA, FTA, precision, recall, F1 and accuracy depend on nothing
-  else), so memory follows the distinct templates, not the episodes;
-- for the text tasks, sacrebleu's n-gram statistics and the ROUGE F-measures, summed;
+- exact sums (:class:`ExactSum`, Shewchuk's algorithm, what ``math.fsum`` does) of the rewards
+  and latencies, per domain and seen/unseen too; counts of format-valid answers. A mean is the
+  correctly rounded sum divided by the count: it does not depend on the order of the episodes;
+- the field metrics of the task's kind, from the accumulator registered for that kind
+  (:func:`register_field_metrics`): for templates and labels the distinct (predicted, true)
+  pairs with their counts (GA, FGA, PA, FTA, precision, recall, F1 and accuracy depend on
+  nothing else), so memory follows the distinct templates, not the episodes; for free text
+  sacrebleu's n-gram statistics and the ROUGE F-measures, summed; for a kind with none
+  registered (or a task no longer registered), :class:`MeanMetrics`, the mean of each numeric
+  entry of the step's metrics;
 - the bootstrap intervals as a streamed Poisson bootstrap (:class:`~rlog_env.leaderboard.metrics.
   MeanBootstrap`, :class:`~rlog_env.leaderboard.metrics.PairBootstrap`): per resample a weighted
   sum, O(resamples) per cell. An episode's weights are keyed by its identity (environment,
@@ -27,33 +29,21 @@ The results are :func:`~rlog_env.leaderboard.metrics.parsing_metrics`, ``anomaly
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from rlog_env.datasets import SOURCES
 from rlog_env.leaderboard.metrics import (
     MeanBootstrap,
     PairBootstrap,
     TextMetrics,
-    anomaly_metrics,
     anomaly_metrics_of_pairs,
     bootstrap_key,
-    parsing_metrics,
     parsing_metrics_of_pairs,
 )
-
-# The field metric of each task that gets a bootstrap interval beside the reward's (the text
-# metrics, corpus BLEU above all, are too costly to recompute a thousand times per cell).
-HEADLINE = {"log_parsing": (parsing_metrics, "GA"), "anomaly_detection": (anomaly_metrics, "F1")}
-
-TASK_TITLES = {
-    "log_parsing": "LogParsing",
-    "anomaly_detection": "AnomalyDetection",
-    "log_interpretation": "LogInterpretation",
-    "root_cause_analysis": "RootCauseAnalysis",
-    "solution_recommendation": "SolutionRecommendation",
-}
-
+from rlog_env.tasks import LABEL, TASKS, TEMPLATE, TEXT
 
 class ExactSum:
     """A float sum kept exactly (Shewchuk's partials, as ``math.fsum``), added to one value at a
@@ -95,19 +85,229 @@ def episode_bootstrap_key(record: Mapping[str, Any], position: int) -> int:
     return bootstrap_key("#position", position)
 
 
+def predicted_answer(record: Mapping[str, Any]) -> str:
+    """The answer an episode record scored (``""`` when it parsed none)."""
+    answer = record.get("parsed_answer")
+    return answer if isinstance(answer, str) else ""
+
+
+# -- field metrics per task kind --------------------------------------------------------------
+class FieldMetrics(Protocol):
+    """The accumulator of one cell's field metrics (one agent on one task), fed record by record.
+
+    ``headline`` names the metric that gets a bootstrap interval beside the reward's (``None``:
+    none; corpus metrics such as BLEU are too costly to recompute for every resample).
+    """
+
+    headline: str | None
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        """Count one episode record; ``key`` is its :func:`episode_bootstrap_key`."""
+
+    def values(self) -> dict[str, float]:
+        """The metrics of the records so far, by name, in the order tables show them."""
+
+    def interval(self) -> tuple[float, float]:
+        """The bootstrap interval of the ``headline`` metric (called only when it has one and
+        the cell holds more than one episode)."""
+
+
+FieldMetricsFactory = Callable[[], FieldMetrics]
+
+# Task kind -> the factory of its cells' field-metric accumulators (register_field_metrics).
+FIELD_METRICS: dict[str, FieldMetricsFactory] = {}
+
+# Step metrics that say how the answer was written, not how good it is.
+_FORMAT_ENTRIES = frozenset({"well_formed", "answer_empty"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating))
+
+
+class MeanMetrics:
+    """The mean over a cell's episodes of numeric entries (int, float, bool) of the step's
+    ``info["metrics"]``: the field metrics of a kind with none registered, and a building block
+    for a kind that wants exactly these.
+
+    Arguments:
+        names: the entries to average, in that order; ``None``: every numeric entry the records
+            carry (but ``well_formed`` and ``answer_empty``), in the order they first appear.
+            An episode whose metrics lack an entry counts 0 for it (an unanswered episode
+            carries no judgement).
+        headline: the entry that gets a bootstrap interval (one of ``names``), or ``None``.
+    """
+
+    def __init__(self, names: Sequence[str] | None = None, headline: str | None = None):
+        if names is not None and headline is not None and headline not in names:
+            raise ValueError(f"expects headline to be one of names {list(names)}, got {headline!r}")
+        self.names, self.headline = (tuple(names) if names is not None else None), headline
+        self._sums: dict[str, ExactSum] = {name: ExactSum() for name in self.names or ()}
+        self._episodes = 0
+        self._ci = MeanBootstrap() if headline is not None else None
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        metrics = record.get("metrics") or {}
+        self._episodes += 1
+        if self.names is None:
+            for name, value in metrics.items():
+                if name not in _FORMAT_ENTRIES and _is_number(value):
+                    total = self._sums.get(name)
+                    if total is None:
+                        total = self._sums[name] = ExactSum()
+                    total.add(float(value))
+        else:
+            for name in self.names:
+                value = metrics.get(name)
+                self._sums[name].add(float(value) if _is_number(value) else 0.0)
+        if self._ci is not None:
+            value = metrics.get(self.headline)
+            self._ci.add(key, float(value) if _is_number(value) else 0.0)
+
+    def values(self) -> dict[str, float]:
+        # Entries first seen after some episodes count 0 for those: the sum over all episodes.
+        return {name: total.value / self._episodes for name, total in self._sums.items()}
+
+    def interval(self) -> tuple[float, float]:
+        return self._ci.interval()
+
+
+class TemplateMetrics:
+    """Log parsing's field metrics (templates): GA, FGA, PA and FTA of the (predicted, true)
+    template pairs, the mean ``token_f1`` as ``token_F1``; GA with a bootstrap interval."""
+
+    headline = "GA"
+
+    def __init__(self) -> None:
+        self.pairs = PairBootstrap("GA")
+        self.token_f1 = ExactSum()
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        self.token_f1.add(float((record.get("metrics") or {}).get("token_f1", 0.0)))
+        self.pairs.add(key, predicted_answer(record), str(record["reference"]))
+
+    def values(self) -> dict[str, float]:
+        found = parsing_metrics_of_pairs(self.pairs.counts)
+        out = {k: float(found[k]) for k in ("GA", "FGA", "PA", "FTA")}
+        out["token_F1"] = self.token_f1.mean()
+        return out
+
+    def interval(self) -> tuple[float, float]:
+        return self.pairs.interval()
+
+
+class LabelMetrics:
+    """Anomaly detection's field metrics (labels): precision, recall and F1 of ``abnormal``
+    and accuracy, of the (predicted, true) label pairs; F1 with a bootstrap interval."""
+
+    headline = "F1"
+
+    def __init__(self) -> None:
+        self.pairs = PairBootstrap("F1")
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        self.pairs.add(key, predicted_answer(record), str(record["reference"]))
+
+    def values(self) -> dict[str, float]:
+        found = anomaly_metrics_of_pairs(self.pairs.counts)
+        return {k: float(found[k]) for k in ("precision", "recall", "F1", "accuracy")}
+
+    def interval(self) -> tuple[float, float]:
+        return self.pairs.interval()
+
+
+class FreeTextMetrics:
+    """The free-text tasks' field metrics: corpus BLEU-4 and ROUGE-1/2/L (:class:`~rlog_env.
+    leaderboard.metrics.TextMetrics`); none when the ``eval`` extra is not installed."""
+
+    headline = None
+
+    def __init__(self) -> None:
+        self.text = TextMetrics()
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        self.text.add(predicted_answer(record), str(record["reference"]))
+
+    def values(self) -> dict[str, float]:
+        try:
+            return {k: float(v) for k, v in self.text.result().items()}
+        except ImportError:  # the eval extra is not installed: report what needs no extra
+            return {}
+
+    def interval(self) -> tuple[float, float]:  # pragma: no cover - no headline
+        raise ValueError("the free-text metrics have no headline metric")
+
+
+def register_field_metrics(kind: str, factory: FieldMetricsFactory) -> FieldMetricsFactory:
+    """Make ``factory()`` the field-metric accumulator (a :class:`FieldMetrics`) of every
+    leaderboard cell whose task is of ``kind``; a kind already registered is an error
+    (:func:`unregister_field_metrics` it first). Returns ``factory``."""
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"register_field_metrics expects a task kind (a non-empty string), got {kind!r}")
+    if not callable(factory):
+        raise TypeError(f"register_field_metrics expects a factory of FieldMetrics, got {factory!r}")
+    if kind in FIELD_METRICS:
+        raise ValueError(f"field metrics for kind {kind!r} are already registered; "
+                         "unregister_field_metrics it first")
+    FIELD_METRICS[kind] = factory
+    return factory
+
+
+def unregister_field_metrics(kind: str) -> None:
+    """Remove the field metrics of ``kind`` (the inverse of :func:`register_field_metrics`):
+    its tasks fall back to :class:`MeanMetrics`."""
+    if kind not in FIELD_METRICS:
+        raise ValueError(f"no field metrics are registered for kind {kind!r}")
+    del FIELD_METRICS[kind]
+
+
+@contextmanager
+def registered_field_metrics(kind: str, factory: FieldMetricsFactory) -> Iterator[FieldMetricsFactory]:
+    """``factory`` registered for ``kind`` for the duration of a ``with`` block (for tests)."""
+    register_field_metrics(kind, factory)
+    try:
+        yield factory
+    finally:
+        if FIELD_METRICS.get(kind) is factory:
+            del FIELD_METRICS[kind]
+
+
+def field_metrics_for(task: str) -> FieldMetrics:
+    """A fresh field-metric accumulator for a cell of ``task``: its kind's registered one, or
+    :class:`MeanMetrics` for a kind with none and for a task that is not registered."""
+    cls = TASKS.get(task)
+    factory = FIELD_METRICS.get(cls.kind) if cls is not None else None
+    return factory() if factory is not None else MeanMetrics()
+
+
+def task_column(task: str) -> str:
+    """The column that heads ``task`` in the leaderboard: the task class's
+    :meth:`~rlog_env.tasks.base.Task.column`, or the task's name when it is not registered."""
+    cls = TASKS.get(task)
+    return cls.column() if cls is not None else str(task)
+
+
+register_field_metrics(TEMPLATE, TemplateMetrics)
+register_field_metrics(LABEL, LabelMetrics)
+register_field_metrics(TEXT, FreeTextMetrics)
+
+
+# -- the cells --------------------------------------------------------------------------------
 class _Cell:
     """One agent on one task: what its leaderboard cell is computed from."""
 
     def __init__(self, task: str, source: Any):
         self.task = task
-        self.sim = source == "sim"  # the seen/unseen breakdown is the simulator's
-        self.rewards, self.latency, self.token_f1 = ExactSum(), ExactSum(), ExactSum()
+        spec = SOURCES.get(source) if isinstance(source, str) else None
+        # Whether the seen/unseen breakdown applies: the source says so; for a source that is
+        # not registered, whether any of its records says an episode is unseen.
+        self.marks_unseen: bool | None = spec.marks_unseen if spec is not None else None
+        self.rewards, self.latency = ExactSum(), ExactSum()
         self.valid = 0
         self.by_domain: dict[str, ExactSum] = {}
         self.by_unseen: dict[bool, ExactSum] = {}
         self.reward_ci = MeanBootstrap()
-        self.pairs = PairBootstrap(HEADLINE[task][1]) if task in HEADLINE else None
-        self.text = TextMetrics() if task not in HEADLINE else None
+        self.fields = field_metrics_for(task)
 
     def add(self, record: Mapping[str, Any]) -> None:
         metrics = record.get("metrics") or {}
@@ -122,21 +322,16 @@ class _Cell:
         unseen = record.get("unseen")
         if isinstance(unseen, (bool, np.bool_)):
             self.by_unseen.setdefault(bool(unseen), ExactSum()).add(reward)
-        answer = record.get("parsed_answer")
-        predicted = answer if isinstance(answer, str) else ""
-        if self.pairs is not None:
-            self.token_f1.add(float(metrics.get("token_f1", 0.0)))
-            self.pairs.add(key, predicted, str(record["reference"]))
-        else:
-            self.text.add(predicted, str(record["reference"]))
+        self.fields.add(record, key)
 
     def result(self) -> dict[str, Any]:
         n = self.rewards.count
         mean = self.rewards.mean()
         low, high = self.reward_ci.interval() if n > 1 else (mean, mean)
         metric_ci = {}
-        if self.pairs is not None and n > 1:
-            metric_ci[self.pairs.metric] = [float(v) for v in self.pairs.interval()]
+        headline = self.fields.headline
+        if headline is not None and n > 1:
+            metric_ci[headline] = [float(v) for v in self.fields.interval()]
         latency = self.latency.value
         return {
             "episodes": n,
@@ -144,27 +339,14 @@ class _Cell:
             "metrics_ci": metric_ci,
             "format_valid": self.valid / n,
             "episodes_per_s": float(n / latency) if latency > 0 else math.inf,
-            "metrics": self._field_metrics(),
+            "metrics": self.fields.values(),
             "by_domain": self._by_domain(),
         }
 
-    def _field_metrics(self) -> dict[str, float]:
-        if self.task == "log_parsing":
-            found = parsing_metrics_of_pairs(self.pairs.counts)
-            out = {k: float(found[k]) for k in ("GA", "FGA", "PA", "FTA")}
-            out["token_F1"] = self.token_f1.mean()
-            return out
-        if self.task == "anomaly_detection":
-            found = anomaly_metrics_of_pairs(self.pairs.counts)
-            return {k: float(found[k]) for k in ("precision", "recall", "F1", "accuracy")}
-        try:
-            return {k: float(v) for k, v in self.text.result().items()}
-        except ImportError:  # the eval extra is not installed: report what needs no extra
-            return {}
-
     def _by_domain(self) -> dict[str, float]:
         out = {}
-        if self.sim:
+        marks = self.marks_unseen if self.marks_unseen is not None else True in self.by_unseen
+        if marks:
             for unseen, name in ((False, "seen"), (True, "unseen")):
                 if unseen in self.by_unseen:
                     out[name] = self.by_unseen[unseen].mean()
@@ -177,7 +359,9 @@ class Aggregate:
     """The leaderboard of a stream of episode records (as ``results.jsonl`` holds them).
 
     ``add`` each record (or ``extend`` with many), then ``board()``: one row per agent in the
-    order agents first appear, each with its tasks in the order they first appear.
+    order agents first appear, each with its tasks in the order they first appear; the board's
+    ``tasks`` are the columns, the registered tasks in registration order, then any task no
+    longer registered (aggregated with :class:`MeanMetrics`) in the order it first appears.
     """
 
     def __init__(self) -> None:
@@ -185,12 +369,12 @@ class Aggregate:
 
     def add(self, record: Mapping[str, Any]) -> None:
         tasks = self._cells.setdefault(str(record["agent"]), {})
-        cell = tasks.get(record["task"])
+        task = record["task"]
+        cell = tasks.get(task)
         if cell is None:
-            if record["task"] not in TASK_TITLES:
-                raise ValueError(f"an episode record's task must be one of {', '.join(TASK_TITLES)}, "
-                                 f"got {record['task']!r}")
-            cell = tasks[record["task"]] = _Cell(record["task"], record.get("source"))
+            if not isinstance(task, str) or not task:
+                raise ValueError(f"an episode record's task must be a task name, got {task!r}")
+            cell = tasks[task] = _Cell(task, record.get("source"))
         cell.add(record)
 
     def extend(self, records: Iterable[Mapping[str, Any]]) -> "Aggregate":
@@ -199,9 +383,20 @@ class Aggregate:
         return self
 
     def board(self) -> dict[str, Any]:
-        rows = [{"agent": agent, "tasks": {TASK_TITLES[task]: cell.result() for task, cell in tasks.items()}}
+        seen = dict.fromkeys(task for tasks in self._cells.values() for task in tasks)
+        order = [task for task in TASKS if task in seen] + [task for task in seen if task not in TASKS]
+        columns: dict[str, str] = {}
+        for task in order:
+            column = task_column(task)
+            columns[task] = column if column not in columns.values() else task
+        rows = [{"agent": agent, "tasks": {columns[task]: cell.result() for task, cell in tasks.items()}}
                 for agent, tasks in self._cells.items()]
-        return {"rows": rows, "tasks": [t for t in TASK_TITLES.values() if any(t in r["tasks"] for r in rows)]}
+        return {"rows": rows, "tasks": [columns[task] for task in order]}
 
 
-__all__ = ["Aggregate", "ExactSum", "HEADLINE", "TASK_TITLES", "episode_bootstrap_key"]
+__all__ = [
+    "FIELD_METRICS", "Aggregate", "ExactSum", "FieldMetrics", "FieldMetricsFactory", "FreeTextMetrics",
+    "LabelMetrics", "MeanMetrics", "TemplateMetrics", "episode_bootstrap_key", "field_metrics_for",
+    "predicted_answer", "register_field_metrics", "registered_field_metrics", "task_column",
+    "unregister_field_metrics",
+]

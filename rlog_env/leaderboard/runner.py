@@ -1,15 +1,16 @@
 """The evaluation runner: agents x environments x source x split -> one JSON line per episode.
 
-``evaluate`` walks a finite split completely (each sample once, through its index) or, on the
-simulator, a fixed seeded set of episodes (:data:`DEFAULT_SIM_EPISODES` per task of its test
-set); asks each agent in batches; scores every answer with the task's own reward (the function
-``env.step`` calls); and appends each episode to the run directory's ``results.jsonl``. An
-interrupted run (even by SIGKILL) resumes where it stopped: episodes already recorded are
-skipped, a torn last line is repaired, and one process at a time holds a run (see
-:mod:`rlog_env.leaderboard.results`). An agent's per-episode failure (``last_errors_``, e.g. a
-request that finally failed) is recorded in the episode's ``error`` field and the episode is
-scored on the answer it got (``""``: the bottom reward), never dropped. It returns the
-episodes as a pandas DataFrame.
+``run`` walks a finite split completely (each sample once, through its index) or the episodes a
+source asks for by default (:attr:`~rlog_env.datasets.SourceSpec.eval_episodes`); plays every
+episode through its environment (``reset(options={"index": i})`` -> ``agent.act`` ->
+``env.step(answer)`` until ``terminated or truncated``), a batch of episodes at a time, one
+environment per live episode; and appends what ``step`` returned to the run directory's
+``results.jsonl``. An interrupted run (even by SIGKILL) resumes where it stopped: episodes
+already recorded are skipped, a torn last line is repaired, and one process at a time holds a
+run (see :mod:`rlog_env.leaderboard.results`). An agent's per-episode failure
+(``last_errors_``, e.g. a request that finally failed) is recorded in the episode's ``error``
+field and the episode is scored on the answer it got (``""``: the bottom reward), never
+dropped. ``rescore`` replays a run's recorded answers through fresh environments.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ from typing import Any, Iterable, Sequence
 
 import gymnasium as gym
 
-import rlog_env
+from rlog_env._version import __version__
 from rlog_env.agents.base import Agent, Observation, as_agent
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
+from rlog_env.envs import ENVIRONMENTS, default_env_ids
 from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, episode_key, read_frame,
                                             read_header, read_results, recorded_episodes)
-from rlog_env.tasks import get_task
+from rlog_env.tasks import FORMATS
 
-DEFAULT_SIM_EPISODES = 100  # episodes per task from the simulator's test set, by default
-FIT_SIM_EPISODES = 1000  # simulator training episodes an agent may fit on
+ENDLESS_EPISODES = 100  # episodes per environment from an endless split, when none are asked for
+FIT_ENDLESS_EPISODES = 1000  # training episodes an agent may fit on from an endless train split
 DEFAULT_RUNS_DIR = Path("runs")
 
 
@@ -52,11 +54,14 @@ class EvalConfig:
     difficulty: str | None = None
     batch_size: int = 16
     fit: bool = True
+    reasoning: str | None = None  # the format built-in agents were made with (None: their own)
 
     def __post_init__(self) -> None:
-        unknown = [e for e in self.envs if e not in rlog_env.ENVIRONMENTS]
+        unknown = [e for e in self.envs if e not in ENVIRONMENTS]
         if unknown:
-            raise ValueError(f"envs expects ids among {', '.join(rlog_env.ENVIRONMENTS)}, got {unknown}")
+            raise ValueError(f"envs expects ids among {', '.join(ENVIRONMENTS)}, got {unknown}")
+        if self.reasoning is not None and self.reasoning not in FORMATS:
+            raise ValueError(f"reasoning expects one of {', '.join(FORMATS)} or None, got {self.reasoning!r}")
         if self.source not in SOURCES:
             raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.episodes is not None and (not isinstance(self.episodes, int) or self.episodes < 1):
@@ -80,30 +85,32 @@ class Plan:
     indices: Sequence[int] = range(0)
 
 
-def _source_options(config: EvalConfig) -> dict[str, Any]:
+def _source_options(source: str, domains, difficulty) -> dict[str, Any]:
+    """The keyword arguments of a run's sources: its domains, and its difficulty where the
+    source takes one (it is ignored elsewhere, as a run over several sources needs)."""
     options: dict[str, Any] = {}
-    if config.domains:
-        options["domains"] = list(config.domains)
-    if config.difficulty and config.source == "sim":
-        options["difficulty"] = config.difficulty
+    if domains:
+        options["domains"] = list(domains)
+    if difficulty and "difficulty" in SOURCES[source].option_names:
+        options["difficulty"] = difficulty
     return options
 
 
 def plan(config: EvalConfig, data_dir=None) -> list[Plan]:
     """The environments a run covers (those the source serves) and their sample indices."""
+    spec = SOURCES[config.source]
+    options = _source_options(config.source, config.domains, config.difficulty)
     plans = []
     for env_id in config.envs:
-        task = rlog_env.ENVIRONMENTS[env_id].task_name
-        if task not in SOURCES[config.source].tasks:
+        task = ENVIRONMENTS[env_id].task_name
+        if not spec.serves(task):
             continue
-        source = load_source(config.source, task, split=config.split, data_dir=data_dir,
-                             **_source_options(config))
+        source = load_source(config.source, task, split=config.split, data_dir=data_dir, **options)
         if source.finite:
-            count = len(source) if config.episodes is None else min(config.episodes, len(source))
-            if config.source == "sim" and config.episodes is None:
-                count = min(DEFAULT_SIM_EPISODES, len(source))
+            count = config.episodes or spec.eval_episodes or len(source)
+            count = min(count, len(source))
         else:
-            count = config.episodes or DEFAULT_SIM_EPISODES
+            count = config.episodes or spec.eval_episodes or ENDLESS_EPISODES
         plans.append(Plan(env_id, task, source, range(count)))
     if not plans:
         raise ValueError(f"source {config.source!r} serves none of {list(config.envs)}")
@@ -121,23 +128,30 @@ def samples_hash(plans: Sequence[Plan]) -> str:
 
 
 def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> list:
-    """What agents may fit on: the train split of each task, and on the simulator never an
-    unseen family or fault type (the seen/unseen comparison must measure generalisation)."""
-    options = _source_options(config)
-    if config.source == "sim":
-        options["domains"] = [d for d in (config.domains or ()) if d != "unseen"] or ["seen"]
+    """What agents may fit on: the train split of each task, in the domains the source allows
+    (the simulator never gives an unseen family or fault type: the seen/unseen comparison must
+    measure generalisation)."""
+    spec = SOURCES[config.source]
+    options = _source_options(config.source, spec.fit_domains(config.domains), config.difficulty)
     samples = []
     for p in plans:
         train = load_source(config.source, p.task, split="train", data_dir=data_dir, **options)
-        count = len(train) if train.finite else FIT_SIM_EPISODES
+        count = len(train) if train.finite else FIT_ENDLESS_EPISODES
         samples.extend(train[i] for i in range(count))
     return samples
 
 
-def _resolve_agents(agents: Iterable[Any]) -> list[Agent]:
+def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None) -> list[Agent]:
+    """Agent objects for names, agents and functions; ``reasoning`` makes the built-in named
+    agents write that format."""
     resolved = []
     for agent in agents:
-        resolved.append(make_agent(agent) if isinstance(agent, str) else as_agent(agent))
+        if isinstance(agent, str):
+            # A user's python: agent keeps its own format; the built-in ones take the option.
+            options = {} if reasoning is None or agent.startswith("python:") else {"reasoning": reasoning}
+            resolved.append(make_agent(agent, **options))
+        else:
+            resolved.append(as_agent(agent))
     return resolved
 
 
@@ -177,27 +191,34 @@ def run(
     batch_size: int = 16,
     fit: bool = True,
     progress: bool = False,
+    reasoning: str | None = None,
 ) -> Path:
     """Evaluate ``agents``, append every episode to ``results.jsonl`` of the run directory, and
     return the directory.
 
     Agents are names (see :func:`rlog_env.agents.registry.make_agent`), agent objects, or
-    functions ``prompt -> answer``. ``run_dir`` defaults to a new ``runs/<UTC time>``; an
-    existing run directory with the same configuration is resumed.
+    functions ``prompt -> answer``; ``reasoning`` makes the named ones write that format (each
+    answer is scored under its agent's format). ``envs`` defaults to
+    :func:`~rlog_env.envs.default_env_ids`. ``run_dir`` defaults to a new ``runs/<UTC time>``;
+    an existing run directory with the same configuration is resumed.
     """
-    agent_objects = _resolve_agents(agents)
-    if source == "sim" and domains is None:
-        domains = ("seen", "unseen")  # both, so the leaderboard can compare them
+    if source not in SOURCES:
+        raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {source!r}")
+    if reasoning is not None and reasoning not in FORMATS:
+        raise ValueError(f"reasoning expects one of {', '.join(FORMATS)} or None, got {reasoning!r}")
+    agent_objects = _resolve_agents(agents, reasoning)
+    if domains is None:
+        domains = SOURCES[source].eval_domains  # the simulator: seen and unseen, to compare them
     config = EvalConfig(
         agents=tuple(a.name for a in agent_objects),
-        envs=tuple(envs or rlog_env.ENV_IDS), source=source, split=split, episodes=episodes,
+        envs=tuple(envs or default_env_ids()), source=source, split=split, episodes=episodes,
         reward=reward, domains=tuple(domains) if domains else None, difficulty=difficulty,
-        batch_size=batch_size, fit=fit,
+        batch_size=batch_size, fit=fit, reasoning=reasoning,
     )
     plans = plan(config, data_dir)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(DEFAULT_RUNS_DIR)
     run_path.mkdir(parents=True, exist_ok=True)
-    header = {"config": asdict(config), "version": rlog_env.__version__, "samples_sha256": samples_hash(plans)}
+    header = {"config": _config_of(config), "version": __version__, "samples_sha256": samples_hash(plans)}
     header = json.loads(json.dumps(header))  # as it reads back from config.json (lists, not tuples)
     config_path = run_path / CONFIG
     if config_path.exists():
@@ -229,45 +250,84 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
                 agent.fit(training)
 
     total = sum(len(p.indices) for p in plans) * len(agent_objects)
+    options = _source_options(config.source, config.domains, config.difficulty)
     with _Progress(progress, total, len(done)) as bar:
         for agent in agent_objects:
             for p in plans:
-                env = gym.make(p.env_id, source=config.source, split=config.split, data_dir=data_dir,
-                               reasoning=agent.reasoning, reward=config.reward, **_source_options(config))
-                task = env.unwrapped.task
+                # One environment per live episode of a batch, made once and reset per episode.
+                envs: list[gym.Env] = []
                 # Drawn lazily, a batch at a time: no list of every index still to do.
                 todo = (i for i in p.indices if (agent.name, p.env_id, i) not in done)
                 while batch := list(itertools.islice(todo, config.batch_size)):
-                    observations = [Observation.from_reset(*env.reset(options={"index": i})) for i in batch]
-                    began = time.perf_counter()
-                    answers = agent.act(observations)
-                    latency = (time.perf_counter() - began) / len(batch)
-                    if len(answers) != len(batch):
-                        raise ValueError(f"agent {agent.name!r} answered {len(answers)} of {len(batch)} observations")
-                    usage = _per_answer(getattr(agent, "last_usage_", None), len(batch))
-                    errors = _per_answer(getattr(agent, "last_errors_", None), len(batch))
-                    records = []
-                    for k, (i, observation, answer) in enumerate(zip(batch, observations, answers)):
-                        if not isinstance(answer, str):
-                            raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
-                        sample = p.source[i]
-                        scored = task.reward_for(answer, sample)
-                        parsed = task.parse(answer)
-                        records.append({
-                            "agent": agent.name, "env": p.env_id, "task": p.task, "source": config.source,
-                            "split": config.split, "index": i, "id": sample.meta.get("id"),
-                            "domain": sample.domain, "unseen": bool(sample.facts.get("unseen", False)),
-                            "reasoning": agent.reasoning, "observation": observation.prompt,
-                            "answer": answer, "parsed_answer": parsed.answer, "reference": sample.reference,
-                            "reward": scored.as_dict(), "metrics": _jsonable(scored.details),
-                            "latency_s": latency, "usage": usage[k] if isinstance(usage[k], dict) else None,
-                            # An agent's failure on this episode (a request that finally failed):
-                            # the episode is scored as answered ("" scores the bottom), not dropped.
-                            "error": None if errors[k] is None else str(errors[k]),
-                        })
+                    while len(envs) < len(batch):
+                        envs.append(gym.make(p.env_id, source=config.source, split=config.split,
+                                             data_dir=data_dir, reasoning=agent.reasoning,
+                                             reward=config.reward, **options))
+                    records = _play_batch(agent, envs, batch)
                     writer.write(records)
                     bar.advance(len(records))
-                env.close()
+                for env in envs:
+                    env.close()
+
+
+def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> list[dict[str, Any]]:
+    """Play the episodes ``batch`` (sample indices), one in each of ``envs``, to their ends:
+    ``reset`` -> ``agent.act`` on every live episode -> ``step`` each answer, until each one is
+    ``terminated`` or ``truncated``. Returns one record per episode, in ``batch``'s order; an
+    episode's record holds its first observation, its last answer and what its last ``step``
+    returned."""
+    first: list[Observation] = []
+    infos: list[dict[str, Any]] = []
+    for env, i in zip(envs, batch):
+        observation, info = env.reset(options={"index": i})
+        first.append(Observation.from_reset(observation, info))
+        infos.append(info)
+    records: list[dict[str, Any] | None] = [None] * len(batch)
+    live = list(range(len(batch)))
+    current = list(first)
+    latency = [0.0] * len(batch)
+    while live:
+        observations = [current[k] for k in live]
+        began = time.perf_counter()
+        answers = agent.act(observations)
+        elapsed = (time.perf_counter() - began) / len(live)
+        if len(answers) != len(live):
+            raise ValueError(f"agent {agent.name!r} answered {len(answers)} of {len(live)} observations")
+        usage = _per_answer(getattr(agent, "last_usage_", None), len(live))
+        errors = _per_answer(getattr(agent, "last_errors_", None), len(live))
+        still = []
+        for n, (k, answer) in enumerate(zip(live, answers)):
+            if not isinstance(answer, str):
+                raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
+            latency[k] += elapsed
+            observation, _, terminated, truncated, step = envs[k].step(answer)
+            if not (terminated or truncated):
+                current[k] = Observation.from_reset(observation, {**infos[k], **step})
+                still.append(k)
+                continue
+            info = infos[k]
+            records[k] = {
+                "agent": agent.name, "env": envs[k].spec.id, "task": info["task"], "source": info["source"],
+                "split": info["split"], "index": info["index"], "id": info["meta"].get("id"),
+                "domain": info["domain"], "unseen": step["unseen"], "reasoning": agent.reasoning,
+                "observation": first[k].prompt, "answer": answer, "parsed_answer": step["parsed_answer"],
+                "reference": step["reference"], "reward": step["reward"], "metrics": _jsonable(step["metrics"]),
+                "latency_s": latency[k], "usage": usage[n] if isinstance(usage[n], dict) else None,
+                # An agent's failure on this episode (a request that finally failed):
+                # the episode is scored as answered ("" scores the bottom), not dropped.
+                "error": None if errors[n] is None else str(errors[n]),
+            }
+        live = still
+    return records  # type: ignore[return-value]
+
+
+def _config_of(config: EvalConfig) -> dict[str, Any]:
+    """The run's configuration as config.json holds it; ``reasoning`` only when set, so a run
+    made before the option existed resumes."""
+    fields = asdict(config)
+    if fields["reasoning"] is None:
+        del fields["reasoning"]
+    return fields
 
 
 def _per_answer(values, n: int) -> list:
@@ -307,32 +367,34 @@ class _Progress:
 
 
 def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
-    """Recompute every recorded reward from the recorded answers; return the differences.
+    """Replay every recorded answer through a fresh environment; return the differences.
 
-    Each difference names the episode, the recorded reward and the recomputed one: a
+    Each difference names the episode, the recorded reward and the one ``step`` returns now: a
     submitted run whose rewards were edited, or scored by another version, shows up here.
     """
     run_path = Path(run_dir)
     config = read_header(run_path)["config"]
-    options = {}
-    if config.get("domains"):
-        options["domains"] = config["domains"]
-    if config.get("difficulty") and config["source"] == "sim":
-        options["difficulty"] = config["difficulty"]
-    sources: dict[str, Any] = {}
+    source = config["source"]
+    if source not in SOURCES:
+        raise ValueError(f"{run_path}: the run's source {source!r} is not registered; "
+                         f"registered sources: {', '.join(SOURCES)}")
+    options = _source_options(source, config.get("domains"), config.get("difficulty"))
+    envs: dict[tuple[str, str], gym.Env] = {}
     differences = []
     for record in read_results(run_path):
         if "answer" not in record:
             raise ValueError(f"{run_path / RESULTS}: episode {episode_key(record)} has no 'answer' field; "
                              "a run can only be rescored from the answers it recorded")
-        task_name = record["task"]
-        if task_name not in sources:
-            sources[task_name] = load_source(config["source"], task_name, split=config["split"],
-                                             data_dir=data_dir, **options)
-        sample = sources[task_name][int(record["index"])]
-        task = get_task(task_name, record["reasoning"], config["reward"])
-        again = task.reward_for(record["answer"], sample).as_dict()
-        if again != record["reward"] or sample.reference != record["reference"]:
+        key = (record["env"], record["reasoning"])
+        if key not in envs:
+            envs[key] = gym.make(record["env"], source=source, split=config["split"], data_dir=data_dir,
+                                 reasoning=record["reasoning"], reward=config["reward"], **options)
+        env = envs[key]
+        env.reset(options={"index": int(record["index"])})
+        _, _, _, _, step = env.step(record["answer"])
+        if step["reward"] != record["reward"] or step["reference"] != record["reference"]:
             differences.append({"agent": record["agent"], "env": record["env"], "index": record["index"],
-                                "recorded": record["reward"], "recomputed": again})
+                                "recorded": record["reward"], "recomputed": step["reward"]})
+    for env in envs.values():
+        env.close()
     return differences

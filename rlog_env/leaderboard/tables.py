@@ -1,6 +1,8 @@
-"""The leaderboard: one row per agent; per task the mean R-Log reward with a 95 % bootstrap
-interval and the field's own metrics; the format-valid rate and throughput; a breakdown by
-domain (seen vs unseen on the simulator); written as Markdown, CSV, JSON and a radar chart.
+"""The leaderboard: one row per agent; per task the mean reward with a 95 % bootstrap interval
+and the field metrics of the task's kind (:mod:`rlog_env.leaderboard.aggregate`); the
+format-valid rate and throughput; a breakdown by domain (and by seen vs unseen where the source
+marks held-out domains); written as Markdown, CSV, JSON and a radar chart. Columns and metric
+names come from the board, so a newly registered task or kind shows with its own metrics.
 
 Agent names come from results files, which may be submitted by others: they are written as
 text that cannot break a Markdown table, start a spreadsheet formula or a matplotlib
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rlog_env.leaderboard.aggregate import TASK_TITLES, Aggregate  # noqa: F401  (TASK_TITLES re-exported)
+from rlog_env.leaderboard.aggregate import Aggregate
 
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "radar.png")
 
@@ -37,7 +39,8 @@ def leaderboard(episodes) -> dict[str, Any]:
 
 
 def markdown(board: dict[str, Any]) -> str:
-    """The leaderboard as Markdown: the main table, the field's metrics, the domain breakdown."""
+    """The leaderboard as Markdown: the main table, a table of each task's field metrics, the
+    seen/unseen breakdown."""
     tasks = board["tasks"]
     lines = ["| agent | " + " | ".join(tasks) + " | format-valid | episodes/s |",
              "|---|" + "---|" * (len(tasks) + 2)]
@@ -55,8 +58,8 @@ def markdown(board: dict[str, Any]) -> str:
                      + (f"{episodes / seconds:,.0f}" if seconds else "inf") + " |")
     out = ["Mean R-Log reward per task, with 95 % bootstrap intervals.", "", *lines]
     for t in tasks:
-        names = sorted({k for row in board["rows"] for k in row["tasks"].get(t, {}).get("metrics", {})},
-                       key=lambda k: list(_ORDER).index(k) if k in _ORDER else 99)
+        # In the order the task's field metrics give them (the first agent's first).
+        names = list(dict.fromkeys(k for row in board["rows"] for k in row["tasks"].get(t, {}).get("metrics", {})))
         if not names:
             continue
         out += ["", f"**{t}**", "", "| agent | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -75,10 +78,6 @@ def markdown(board: dict[str, Any]) -> str:
             for t, c in row["tasks"].items():
                 out.append(f"| {_md(row['agent'])} | {t} | " + " | ".join(_fmt(c['by_domain'].get(k)) for k in split_keys) + " |")
     return "\n".join(out) + "\n"
-
-
-_ORDER = ("GA", "FGA", "PA", "FTA", "token_F1", "precision", "recall", "F1", "accuracy",
-          "bleu4", "rouge1", "rouge2", "rougeL")
 
 
 def _fmt(value) -> str:

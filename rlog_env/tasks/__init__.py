@@ -14,7 +14,7 @@ from rlog_env.tasks.formats import (ANSWER_FIRST, FORMATS, NO_TAGS, TAGS, THINK_
 from rlog_env.tasks.log_interpretation import LogInterpretation
 from rlog_env.tasks.log_parsing import LogParsing
 from rlog_env.tasks.registry import (TASKS, get_task, register_task, registered_task, tasks_of_kind,
-                                     text_tasks, unregister_task)
+                                     text_task_names, unregister_task)
 from rlog_env.tasks.root_cause_analysis import RootCauseAnalysis
 from rlog_env.tasks.schemes import (GROUNDED, HARDENED, RLOG, SCHEMES, UNIT, RewardScheme, get_scheme,
                                     register_scheme, registered_scheme, unregister_scheme)
@@ -27,6 +27,6 @@ __all__ = [
     "FormatReward", "Judgement", "LogInterpretation", "LogParsing", "Reward", "RewardScheme",
     "RootCauseAnalysis", "Sample", "SolutionRecommendation", "Task", "get_scheme", "get_task",
     "parse_completion", "register_scheme", "register_task", "registered_scheme", "registered_task",
-    "tasks_of_kind", "text_tasks", "trl_reward_functions", "unregister_scheme", "unregister_task",
+    "tasks_of_kind", "text_task_names", "trl_reward_functions", "unregister_scheme", "unregister_task",
     "write_completion",
 ]

@@ -80,7 +80,7 @@ def tasks_of_kind(kind: str) -> tuple[str, ...]:
     return tuple(name for name, cls in TASKS.items() if cls.kind == kind)
 
 
-def text_tasks() -> tuple[str, ...]:
+def text_task_names() -> tuple[str, ...]:
     """The registered free-text tasks (kind ``text``)."""
     return tasks_of_kind(TEXT)
 

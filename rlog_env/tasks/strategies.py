@@ -1,8 +1,7 @@
-"""R-Log's 13 reasoning strategies: the templates reasoning trajectories are written from.
+"""The reasoning strategies: the templates reasoning trajectories are written from.
 
-R-Log writes its cold-start reasoning data by instantiating expert strategies on each sample:
-two for log parsing, three for anomaly detection, two for log interpretation and three each for
-root cause analysis and solution recommendation. A strategy is
+R-Log writes its cold-start reasoning data by instantiating expert strategies on each sample.
+A strategy belongs to one task (its steps are written for that task) and is
 
 - **conceptional**: a pattern abstracted from experience ("judge the whole meaning; abnormal
   only when the text states a failure");
@@ -11,41 +10,35 @@ root cause analysis and solution recommendation. A strategy is
 - **management-guidance**: the questions an operations manager asks ("trigger or real issue?",
   "does the fix prevent recurrence?").
 
-The strategies are data (``strategies.json`` beside this module), read and validated once on
-import. Each step carries an ``action``: what the trajectory builder
-(:mod:`rlog_env.datasets.reasoning`) grounds in the sample at that step. Two anomaly-detection
-strategies apply only to some domains (supercomputer hardware logs, system service logs):
+R-Log's strategies for the built-in tasks are data (``strategies.json`` beside this module),
+read and validated on import; :func:`register_strategy` adds one for any registered task. Each
+step carries an ``action``: what the trajectory grounding of the task's kind
+(:mod:`rlog_env.datasets.reasoning`) writes about the sample at that step (:data:`ACTIONS`
+lists them for the built-in kinds). A strategy may apply only to some domains:
 :func:`strategies_for` picks the strategies that apply to a sample.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+from rlog_env.tasks.base import LABEL, TEMPLATE, TEXT
 from rlog_env.tasks.registry import TASKS
 
 CONCEPTIONAL, PROCEDURAL, GUIDANCE = "conceptional", "procedural", "management-guidance"
 KINDS = (CONCEPTIONAL, PROCEDURAL, GUIDANCE)
-# The step actions the trajectory builder knows, per task; every strategy ends with "conclude".
+CONCLUDE = "conclude"  # the last action of every strategy
+# The step actions the trajectory groundings of the built-in task kinds write. A strategy of a
+# task of another kind may name any actions: that kind's grounding defines them.
 ACTIONS: Mapping[str, tuple[str, ...]] = {
-    "log_parsing": ("overview", "variables", "constants", "merge", "conclude"),
-    "anomaly_detection": ("overview", "location", "severity", "scan", "benign", "conclude"),
-    "log_interpretation": ("overview", "evidence", "components", "meaning", "chain", "conclude"),
-    "root_cause_analysis": ("evidence", "chain", "cause", "check", "trigger", "why", "facts",
-                            "conclude"),
-    "solution_recommendation": ("evidence", "components", "cause", "fix", "verify", "recurrence",
-                                "risk", "conclude"),
-}
-# R-Log's layout: how many strategies of each kind every task has.
-LAYOUT: Mapping[str, Mapping[str, int]] = {
-    "log_parsing": {CONCEPTIONAL: 1, PROCEDURAL: 1},
-    "anomaly_detection": {CONCEPTIONAL: 1, PROCEDURAL: 2},
-    "log_interpretation": {CONCEPTIONAL: 1, PROCEDURAL: 1},
-    "root_cause_analysis": {CONCEPTIONAL: 1, PROCEDURAL: 1, GUIDANCE: 1},
-    "solution_recommendation": {CONCEPTIONAL: 1, PROCEDURAL: 1, GUIDANCE: 1},
+    TEMPLATE: ("overview", "variables", "constants", "merge", CONCLUDE),
+    LABEL: ("overview", "location", "severity", "scan", "benign", CONCLUDE),
+    TEXT: ("overview", "evidence", "components", "meaning", "chain", "trigger", "cause", "why",
+           "check", "facts", "fix", "verify", "recurrence", "risk", CONCLUDE),
 }
 FILE = "strategies.json"
 
@@ -54,7 +47,7 @@ FILE = "strategies.json"
 class Strategy:
     """One reasoning strategy: a named, ordered list of steps for one task.
 
-    ``domains`` restricts where it applies (sample domains, matched case-insensitively), or
+    ``kind`` is the strategy's kind (:data:`KINDS`), not the task's. ``domains`` restricts where it applies (sample domains, matched case-insensitively), or
     ``None`` for everywhere. ``actions`` says, step by step, what the trajectory builder grounds
     in the sample (``"variables"``, ``"scan"``, ``"cause"``, ...); the last one is ``"conclude"``.
     """
@@ -86,6 +79,7 @@ def _strategy(raw: Any, where: str) -> Strategy:
         raise ValueError(f"{where}: task expects one of {', '.join(TASKS)}, got {task!r}")
     if kind not in KINDS:
         raise ValueError(f"{where}: kind expects one of {', '.join(KINDS)}, got {kind!r}")
+    known = ACTIONS.get(TASKS[task].kind)
     steps = raw.get("steps")
     if not isinstance(steps, list) or len(steps) < 2:
         raise ValueError(f"{where}: steps expects a list of at least two {{'action', 'text'}} objects")
@@ -95,12 +89,12 @@ def _strategy(raw: Any, where: str) -> Strategy:
                 or not step["text"].strip() or not isinstance(step.get("action"), str)):
             raise ValueError(f"{where}: step {i} expects {{'action': str, 'text': non-empty str}}, "
                              f"got {step!r}")
-        if step["action"] not in ACTIONS[task]:
-            raise ValueError(f"{where}: step {i} action expects one of {', '.join(ACTIONS[task])}, "
-                             f"got {step['action']!r}")
+        if known is not None and step["action"] not in known:
+            raise ValueError(f"{where}: step {i} action expects one of {', '.join(known)} (the "
+                             f"actions of kind {TASKS[task].kind!r}), got {step['action']!r}")
         texts.append(step["text"].strip())
         actions.append(step["action"])
-    if actions[-1] != "conclude" or actions.count("conclude") != 1:
+    if actions[-1] != CONCLUDE or actions.count(CONCLUDE) != 1:
         raise ValueError(f"{where}: expects exactly one 'conclude' step, and last; got actions {actions}")
     if len(set(actions)) != len(actions):
         raise ValueError(f"{where}: expects each action at most once, got {actions}")
@@ -117,8 +111,8 @@ def parse_strategies(raw: Any, where: str = FILE) -> dict[str, Strategy]:
     """Validate the strategies document ``raw`` (as read from JSON) and index it by name.
 
     Raises ``ValueError`` naming the strategy and what was expected: unknown task, kind or
-    action, a missing conclusion, duplicate names, or a layout other than R-Log's 13
-    strategies (:data:`LAYOUT`), each task keeping at least one strategy for every domain.
+    action, a missing conclusion, duplicate names, or a task without a strategy that applies to
+    every domain.
     """
     if not isinstance(raw, dict) or not isinstance(raw.get("strategies"), list):
         raise ValueError(f"{where}: expects an object with a list 'strategies'")
@@ -128,13 +122,7 @@ def parse_strategies(raw: Any, where: str = FILE) -> dict[str, Strategy]:
         if strategy.name in out:
             raise ValueError(f"{where}: strategy name {strategy.name!r} is defined twice")
         out[strategy.name] = strategy
-    for task, kinds in LAYOUT.items():
-        found: dict[str, int] = {}
-        for s in out.values():
-            if s.task == task:
-                found[s.kind] = found.get(s.kind, 0) + 1
-        if found != dict(kinds):
-            raise ValueError(f"{where}: {task} expects strategies of kinds {dict(kinds)}, got {found}")
+    for task in dict.fromkeys(s.task for s in out.values()):
         if not any(s.task == task and s.domains is None for s in out.values()):
             raise ValueError(f"{where}: {task} expects at least one strategy without domains, "
                              "so that every domain has one")
@@ -150,18 +138,74 @@ def _load() -> dict[str, Strategy]:
     return parse_strategies(raw)
 
 
-STRATEGIES: Mapping[str, Strategy] = _load()
+STRATEGIES: dict[str, Strategy] = _load()
+
+
+def _raw(strategy: Strategy) -> dict[str, Any]:
+    return {"name": strategy.name, "task": strategy.task, "kind": strategy.kind, "title": strategy.title,
+            "steps": [{"action": a, "text": t} for a, t in zip(strategy.actions, strategy.steps)],
+            "domains": list(strategy.domains) if strategy.domains is not None else None}
+
+
+def register_strategy(strategy: Strategy | Mapping[str, Any]) -> Strategy:
+    """Register a strategy for a registered task (from outside the package too): a
+    :class:`Strategy`, or a mapping laid out like one entry of ``strategies.json``. It is
+    validated like the file's entries; a name already taken is a ``ValueError``."""
+    if isinstance(strategy, Strategy):
+        if len(strategy.actions) != len(strategy.steps):
+            raise ValueError(f"strategy {strategy.name!r} expects one action per step, got "
+                             f"{len(strategy.actions)} action(s) for {len(strategy.steps)} step(s)")
+        strategy = _raw(strategy)
+    checked = _strategy(dict(strategy) if isinstance(strategy, Mapping) else strategy, "register_strategy")
+    if checked.name in STRATEGIES:
+        raise ValueError(f"a strategy named {checked.name!r} is already registered; pick another name, "
+                         "or unregister_strategy it first")
+    STRATEGIES[checked.name] = checked
+    return checked
+
+
+def unregister_strategy(name: str) -> None:
+    """Remove the strategy ``name`` (the inverse of :func:`register_strategy`)."""
+    if name not in STRATEGIES:
+        raise ValueError(f"no strategy named {name!r} is registered")
+    del STRATEGIES[name]
+
+
+@contextmanager
+def registered_strategies(*strategies: Strategy | Mapping[str, Any]) -> Iterator[tuple[Strategy, ...]]:
+    """``strategies`` registered for the duration of a ``with`` block (for tests)."""
+    added: list[Strategy] = []
+    try:
+        for strategy in strategies:
+            added.append(register_strategy(strategy))
+        yield tuple(added)
+    finally:
+        for strategy in added:
+            if STRATEGIES.get(strategy.name) is strategy:
+                del STRATEGIES[strategy.name]
+
+
+def has_strategies(task: str) -> bool:
+    """Whether any strategy is registered for ``task``."""
+    return any(s.task == task for s in STRATEGIES.values())
 
 
 def strategies_for(task: str, domain: str) -> tuple[Strategy, ...]:
-    """The strategies that apply to a ``task`` sample of ``domain``, in a fixed order (always
-    at least one: the general ones, plus the domain-specific ones where the domain matches)."""
+    """The strategies that apply to a ``task`` sample of ``domain``, in a fixed order (the
+    general ones, plus the domain-specific ones where the domain matches). A task without
+    strategies, or none that applies to ``domain``, is a ``ValueError``."""
     if task not in TASKS:
         raise ValueError(f"task expects one of {', '.join(TASKS)}, got {task!r}")
     if not isinstance(domain, str):
         raise ValueError(f"domain expects a str (a sample's domain), got {domain!r}")
-    return tuple(s for s in STRATEGIES.values() if s.task == task and s.applies_to(domain))
+    found = tuple(s for s in STRATEGIES.values() if s.task == task and s.applies_to(domain))
+    if not found:
+        which = "no reasoning strategies" if not has_strategies(task) else \
+            f"no reasoning strategy that applies to domain {domain!r}"
+        raise ValueError(f"task {task!r} has {which}; register one with "
+                         "rlog_env.tasks.strategies.register_strategy")
+    return found
 
 
-__all__ = ["ACTIONS", "KINDS", "LAYOUT", "STRATEGIES", "Strategy", "parse_strategies",
-           "strategies_for"]
+__all__ = ["ACTIONS", "CONCLUDE", "KINDS", "STRATEGIES", "Strategy", "has_strategies", "parse_strategies",
+           "register_strategy", "registered_strategies", "strategies_for", "unregister_strategy"]

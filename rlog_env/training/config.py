@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from rlog_env.datasets import SOURCES
 from rlog_env.tasks import FORMATS, SCHEMES, TASKS, THINK_FIRST
 
 KINDS = ("sft", "grpo")
@@ -77,7 +78,9 @@ class TrainConfig:
         data: a reasoning data set written by ``rlog data reasoning`` (SFT); ``None`` builds
             one from ``source``. GRPO draws its prompts from ``source``.
         source, tasks, episodes, domains, difficulty, data_dir: the training samples
-            (``episodes`` per task; a finite split gives at most its size).
+            (``episodes`` per task; a finite split gives at most its size). ``tasks`` defaults
+            to every registered task ``source`` serves; ``difficulty`` applies where the
+            source takes that option.
         reasoning: the output format taught (SFT X→(R,Y)) and rewarded (GRPO).
         target: SFT only — ``"reasoning"`` (cold start X→(R,Y)) or ``"answer"`` (baseline X→Y).
         reward: GRPO only — the reward scheme (``rlog``, ``unit``, ``grounded``, ``hardened``).
@@ -94,7 +97,7 @@ class TrainConfig:
     output_dir: str = "checkpoints/rlog"
     data: str | None = None
     source: str = "sim"
-    tasks: tuple[str, ...] = tuple(TASKS)
+    tasks: tuple[str, ...] | None = None  # None: the tasks `source` serves
     episodes: int = 200
     domains: tuple[str, ...] | None = None
     difficulty: str | None = None
@@ -118,9 +121,18 @@ class TrainConfig:
                 object.__setattr__(self, name, tuple(value))
         if isinstance(self.lora, Mapping):
             object.__setattr__(self, "lora", LoraSettings(**self.lora))
+        if self.source not in SOURCES:
+            raise ValueError(f"TrainConfig.source expects one of {', '.join(SOURCES)}, got {self.source!r}")
+        spec = SOURCES[self.source]
+        if self.tasks is None:
+            object.__setattr__(self, "tasks", tuple(t for t in TASKS if spec.serves(t)))
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown or not self.tasks:
             raise ValueError(f"tasks expects names among {', '.join(TASKS)}, got {list(self.tasks)}")
+        unserved = [t for t in self.tasks if not spec.serves(t)]
+        if unserved:
+            raise ValueError(f"TrainConfig.tasks expects tasks source {self.source!r} serves "
+                             f"({', '.join(spec.tasks)}), got {', '.join(unserved)}; pick another source")
         checks = [
             (isinstance(self.episodes, int) and self.episodes >= 1, "episodes", "a positive int"),
             (self.reasoning in FORMATS, "reasoning", f"one of {FORMATS}"),

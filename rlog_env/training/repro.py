@@ -3,18 +3,19 @@
 Stages (each writes ``OUT/<stage>/final`` and is skipped when that exists, so an interrupted
 run resumes where it stopped):
 
-1. ``reasoning`` — reasoning trajectories on simulator training episodes (the 13 strategies).
+1. ``reasoning`` — reasoning trajectories on simulator training episodes.
 2. ``sft-answer`` — SFT X→Y on log–label pairs: the baseline R-Log compares against.
 3. ``cold-start`` — SFT X→(R,Y), think-first: the cold start.
 4. ``rlog`` — GRPO on the joint reward from the cold start: R-Log.
 5. ``cold-start-fast`` then ``rlog-fast`` — the same two steps answer-first: R-Log-fast.
-6. ``eval`` — each model through the evaluation runner on held-out simulator episodes of seen
-   and unseen systems and faults, and on the real test splits present in the data directory.
+6. ``eval`` — each model through the evaluation runner on held-out simulator episodes (one set
+   per evaluation domain of the source: seen and unseen systems and faults), and on the test
+   splits of the real data sets present in the data directory.
 7. ``leaderboard.md`` / ``leaderboard.json`` — mean joint reward per evaluation set, the
    format-valid rate, and latency: tokens to the end of the answer and seconds per episode.
 
-The presets size the run: ``full`` fits in under 30 minutes with the tiny model on two CPU
-cores; ``quick`` is a smoke run of a few steps (CI). Every size can be overridden.
+The presets size the run: ``full`` for the tiny model on a laptop, ``quick`` a smoke run of a
+few steps (CI). Every size can be overridden.
 """
 
 from __future__ import annotations
@@ -29,11 +30,20 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rlog_env.tasks import ANSWER_FIRST, NO_TAGS, TASKS, THINK_FIRST
+from rlog_env.datasets import SOURCES
+from rlog_env.tasks import ANSWER_FIRST, NO_TAGS, THINK_FIRST
 from rlog_env.training.config import TrainConfig
 from rlog_env.training.trainers import FINAL, resolve_model, train_grpo, train_sft
 
-REAL_SOURCES = ("loghub", "loglm", "hdfs")
+
+def real_sources() -> tuple[str, ...]:
+    """The registered sources that read a data set (``needs_data``), in registration order."""
+    return tuple(name for name, spec in SOURCES.items() if spec.needs_data)
+
+
+def _source_options(source: str, config: "ReproConfig") -> dict[str, Any]:
+    """``difficulty`` for a source that takes it."""
+    return {"difficulty": config.difficulty} if "difficulty" in SOURCES[source].option_names else {}
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class ReproConfig:
 
     model: str = "tiny"
     out: str = "runs/repro"
+    source: str = "sim"              # what the models are trained on (a source that needs no data)
     tiny_hidden_size: int = 64       # the sizes of the tiny model, when model="tiny"
     tiny_layers: int = 2
     trajectories: int = 64           # simulator training episodes per task for SFT
@@ -53,9 +64,9 @@ class ReproConfig:
     grpo_generations: int = 4
     grpo_learning_rate: float = 2e-4
     max_new_tokens: int = 320
-    sim_episodes: int = 30           # per task, for each of seen and unseen
+    sim_episodes: int = 30           # per task, for each evaluation domain of the training source
     real_episodes: int = 10          # per environment of each real source
-    difficulty: str = "easy"
+    difficulty: str = "easy"         # where the source takes it
     data_dir: str | None = None
     seed: int = 0
     trl: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +77,10 @@ class ReproConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ReproConfig.{name} expects a positive int, got {value!r}")
+        if self.source not in SOURCES or SOURCES[self.source].needs_data:
+            generated = [n for n, spec in SOURCES.items() if not spec.needs_data]
+            raise ValueError(f"ReproConfig.source expects a source that needs no data set "
+                             f"({', '.join(generated)}), got {self.source!r}")
         if self.grpo_generations < 2:
             raise ValueError(f"ReproConfig.grpo_generations expects >= 2 (GRPO compares a group), "
                              f"got {self.grpo_generations}")
@@ -108,13 +123,13 @@ def _stage(out: Path, name: str, build: Callable[[], Path], verbose: bool, timin
 
 def _train_config(config: ReproConfig, out: Path, name: str, model: str, **fields) -> TrainConfig:
     return TrainConfig(model=model, output_dir=str(out / name), data=str(out / "reasoning"), seed=config.seed,
-                       difficulty=config.difficulty, device="cpu" if config.model == "tiny" else "auto",
-                       **fields)
+                       source=config.source, difficulty=_source_options(config.source, config).get("difficulty"),
+                       device="cpu" if config.model == "tiny" else "auto", **fields)
 
 
 def train_models(config: ReproConfig, verbose: bool = True) -> tuple[dict[str, Path], dict[str, float]]:
     """Train the four models of the ablation (stages 1–5); return their final directories."""
-    from rlog_env.datasets.reasoning import write_reasoning_dataset
+    from rlog_env.datasets.reasoning import reasoning_tasks, write_reasoning_dataset
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,8 +145,9 @@ def train_models(config: ReproConfig, verbose: bool = True) -> tuple[dict[str, P
         base = resolve_model(TrainConfig(model=config.model, output_dir=str(out), seed=config.seed))
     if not (out / "reasoning" / "card.json").is_file():
         began = time.perf_counter()
-        write_reasoning_dataset(out / "reasoning", source="sim", split="train", episodes=config.trajectories,
-                                seed=config.seed, difficulty=config.difficulty)
+        write_reasoning_dataset(out / "reasoning", source=config.source, split="train",
+                                episodes=config.trajectories, seed=config.seed,
+                                **_source_options(config.source, config))
         timings["reasoning"] = round(time.perf_counter() - began, 1)
     # On two CPU cores a step over whole examples (~750 tokens, the prompt being most of it) is
     # too slow for the few hundred steps a model from scratch needs; the end of each example —
@@ -144,15 +160,18 @@ def train_models(config: ReproConfig, verbose: bool = True) -> tuple[dict[str, P
             "per_device_train_batch_size": config.grpo_prompts_per_step * config.grpo_generations,
             "max_completion_length": config.max_new_tokens, "save_strategy": "no", **config.trl.get("grpo", {})}
     grpo_prompts = config.grpo_steps * config.grpo_prompts_per_step
+    tasks = reasoning_tasks(config.source)
 
     def sft_stage(name: str, target: str, reasoning: str) -> Path:
         return _stage(out, name, lambda: train_sft(_train_config(
-            config, out, name, base, target=target, reasoning=reasoning, trl=sft)), verbose, timings)
+            config, out, name, base, tasks=tasks, target=target, reasoning=reasoning, trl=sft)),
+            verbose, timings)
 
     def grpo_stage(name: str, start: Path, reasoning: str) -> Path:
-        episodes = max(1, -(-grpo_prompts // len(TASKS)))
+        episodes = max(1, -(-grpo_prompts // len(tasks)))
         return _stage(out, name, lambda: train_grpo(_train_config(
-            config, out, name, str(start), reasoning=reasoning, episodes=episodes, trl=grpo)), verbose, timings)
+            config, out, name, str(start), tasks=tasks, reasoning=reasoning, episodes=episodes, trl=grpo)),
+            verbose, timings)
 
     models = {"sft-answer": sft_stage("sft-answer", "answer", THINK_FIRST)}
     models["cold-start"] = sft_stage("cold-start", "reasoning", THINK_FIRST)
@@ -163,9 +182,9 @@ def train_models(config: ReproConfig, verbose: bool = True) -> tuple[dict[str, P
 
 
 def _real_sources(data_dir) -> list[str]:
-    from rlog_env.datasets import SOURCES, load_source
+    from rlog_env.datasets import load_source
     found = []
-    for name in REAL_SOURCES:
+    for name in real_sources():
         task = SOURCES[name].tasks[0]
         try:
             load_source(name, task, split="test", data_dir=data_dir)
@@ -176,9 +195,15 @@ def _real_sources(data_dir) -> list[str]:
 
 
 def evaluation_sets(config: ReproConfig) -> list[tuple[str, dict[str, Any]]]:
-    """The held-out sets every model is evaluated on: (name, runner arguments)."""
-    sets = [(f"sim {d}", {"source": "sim", "domains": (d,), "episodes": config.sim_episodes,
-                          "difficulty": config.difficulty}) for d in ("seen", "unseen")]
+    """The held-out sets every model is evaluated on: (name, runner arguments): the training
+    source's test split, one set per evaluation domain it declares, then each real source
+    present in the data directory."""
+    source, spec = config.source, SOURCES[config.source]
+    options = {"episodes": config.sim_episodes, **_source_options(source, config)}
+    if spec.eval_domains:
+        sets = [(f"{source} {d}", {"source": source, "domains": (d,), **options}) for d in spec.eval_domains]
+    else:
+        sets = [(source, {"source": source, **options})]
     sets += [(name, {"source": name, "episodes": config.real_episodes}) for name in _real_sources(config.data_dir)]
     return sets
 
@@ -224,6 +249,7 @@ def evaluate_models(config: ReproConfig, models: dict[str, Path], verbose: bool 
 def summarise(frame, timings: dict[str, float] | None = None) -> dict[str, Any]:
     """The repro leaderboard: per model, mean joint reward per evaluation set and latency."""
     sets = list(dict.fromkeys(frame["set"]))
+    generated = [name for name, spec in SOURCES.items() if not spec.needs_data]  # simulated episodes
     rows = []
     for name, _, fmt in MODELS:
         part = frame[frame["agent"] == name]
@@ -238,7 +264,7 @@ def summarise(frame, timings: dict[str, float] | None = None) -> dict[str, Any]:
                "format_valid": float(np.mean([bool(m.get("well_formed")) for m in part["metrics"]])),
                "tokens_to_answer": float(part["tokens_to_answer"].mean()),
                "seconds_per_episode": float(part["latency_s"].mean())}
-        sim = part[part["source"] == "sim"]
+        sim = part[part["source"].isin(generated)]
         row["sim_reward"] = float(np.mean([r["total"] for r in sim["reward"]])) if len(sim) else None
         rows.append(row)
     by = {r["model"]: r for r in rows}
@@ -295,4 +321,4 @@ def preset(name: str, **overrides: Any) -> ReproConfig:
 
 
 __all__ = ["MODELS", "PRESETS", "ReproConfig", "evaluate_models", "evaluation_sets", "markdown", "preset",
-           "repro", "summarise", "tokens_to_answer", "train_models"]
+           "real_sources", "repro", "summarise", "tokens_to_answer", "train_models"]

@@ -1,32 +1,10 @@
-"""A tiny, randomly initialised chat model for laptops and CI, built offline in seconds.
+"""A tiny, randomly initialised chat model for laptops and CI, built offline.
 
-``init_tiny(out_dir)`` writes an ordinary transformers checkpoint (``config.json``,
-``generation_config.json``, ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json``
-with a ChatML chat template, and a ``README.md`` model card) that ``AutoTokenizer``,
+``init_tiny(out_dir)`` writes an ordinary transformers checkpoint (a small Llama, a byte-level
+BPE tokenizer trained on the simulator's text, a ChatML chat template, a model card) that
 ``AutoModelForCausalLM`` and :class:`~rlog_env.agents.transformers_agent.TransformersAgent`
-load like any other model::
-
-    from rlog_env.training.tiny import init_tiny
-    path = init_tiny("models/tiny")            # ~4 M parameters, no download
-    from rlog_env.agents.transformers_agent import TransformersAgent
-    agent = TransformersAgent(path)
-
-Nothing is downloaded. The tokenizer is a byte-level BPE trained on the simulator's text (the
-prompts of all five tasks in both reasoning formats, their references written as reference
-completions, hence the reasoning tags); the model is a small Llama with tied embeddings,
-initialised from ``seed``. Its weights are random: it answers garbage until trained. It exists
-so the training pipeline (SFT, GRPO) and the agents run end to end in seconds on a CPU.
-
-The tokenizer follows SmolLM2's conventions: ChatML (``<|im_start|>role\\ncontent<|im_end|>\\n``),
-``<|im_end|>`` is the end of sequence, ``<|pad|>`` the padding, ``<|im_start|>`` the beginning
-of sequence (never added automatically: the chat template writes it). The reasoning tags
-``<think>``, ``</think>``, ``<answer>``, ``</answer>`` are single *ordinary* added tokens: TRL
-decodes completions with ``skip_special_tokens=True``, which would strip special ones.
-
-The same arguments and seed give byte-identical files. The checkpoint is written into a hidden
-temporary directory beside ``out_dir`` and renamed into place when complete, so an interrupted
-build leaves no half-written model. Torch and transformers are imported when a model is built;
-a missing one raises ``ImportError`` naming the extra.
+load like any other. Its weights are random: it exists so the training pipeline and the agents
+run end to end on a CPU. Torch and transformers are imported when a model is built.
 """
 
 from __future__ import annotations
@@ -40,14 +18,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from rlog_env.models import import_llm, make_readable, replace_directory
+from rlog_env.agents.models import import_llm, make_readable, replace_directory
+from rlog_env.tasks import TASKS
+from rlog_env.tasks.formats import TAGS
 
 BOS = "<|im_start|>"
 EOS = "<|im_end|>"
 PAD = "<|pad|>"
 ENDOFTEXT = "<|endoftext|>"
 SPECIAL_TOKENS = (ENDOFTEXT, BOS, EOS, PAD)  # ids 0, 1, 2, 3
-REASONING_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
+CORPUS_SOURCE = "sim"  # the source whose training samples the tokenizer is trained on
 
 # ChatML, one message after another; no default system message (the prompts bring their own).
 CHAT_TEMPLATE = (
@@ -57,8 +37,13 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
-_TASK_NAMES = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_analysis",
-               "solution_recommendation")
+
+def corpus_tasks() -> tuple[str, ...]:
+    """The tasks whose text the tokenizer is trained on: every registered task that
+    :data:`CORPUS_SOURCE` serves and that reasoning trajectories can be written for."""
+    from rlog_env.datasets.reasoning import reasoning_tasks
+
+    return reasoning_tasks(CORPUS_SOURCE)
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> None:
@@ -71,14 +56,15 @@ class TinyModelConfig:
     """The sizes of the tiny model and of its tokenizer's corpus.
 
     Arguments:
-        vocab_size: tokens in the vocabulary, the 4 special tokens and the 4 reasoning tags
+        vocab_size: tokens in the vocabulary, the special tokens and the reasoning tags
             included (at least 512: the 256 bytes plus room for merges).
         hidden_size: width of the model; a multiple of ``2 * num_heads`` (RoPE needs an even
             head size).
         num_layers: decoder layers.
         num_heads: attention heads (as many key/value heads: plain multi-head attention).
         max_positions: the longest sequence, prompt and completion together.
-        corpus_episodes: simulator samples per task that the tokenizer is trained on.
+        corpus_episodes: simulator samples per task (:func:`corpus_tasks`) that the
+            tokenizer is trained on.
         seed: seeds the weights; the tokenizer's training is deterministic anyway.
     """
 
@@ -114,7 +100,16 @@ class TinyModelConfig:
 def init_tiny(out_dir: str | os.PathLike, *, vocab_size: int = 4096, hidden_size: int = 256,
               num_layers: int = 4, num_heads: int = 4, max_positions: int = 2048,
               corpus_episodes: int = 200, seed: int = 0, overwrite: bool = False) -> Path:
-    """Build the tiny model into ``out_dir`` and return its path (see the module docstring).
+    """Build the tiny model into ``out_dir`` and return its path; nothing is downloaded::
+
+        path = init_tiny("models/tiny")
+        agent = TransformersAgent(path)  # rlog_env.agents.transformers_agent
+
+    Files: ``config.json``, ``generation_config.json``, ``model.safetensors``,
+    ``tokenizer.json``, ``tokenizer_config.json`` (with the chat template) and a ``README.md``
+    model card. The same arguments and seed give byte-identical files. The checkpoint is
+    written into a hidden temporary directory beside ``out_dir`` and renamed into place when
+    complete, so an interrupted build leaves no half-written model.
 
     Raises ``ValueError`` for a bad size, ``FileExistsError`` when ``out_dir`` exists and is
     not empty (unless ``overwrite``), ``ImportError`` naming the extra without torch or
@@ -162,16 +157,16 @@ def build_tiny(config: TinyModelConfig, out_dir: str | os.PathLike, *, overwrite
 
 
 def corpus(episodes: int) -> Iterator[str]:
-    """The tokenizer's training text: ``episodes`` simulator training samples of every task,
-    each as its think-first prompt, its answer-first system text and its reasoning trajectory
+    """The tokenizer's training text: ``episodes`` simulator training samples of each of
+    :func:`corpus_tasks`, each as its think-first prompt, its answer-first system text and its reasoning trajectory
     (:mod:`rlog_env.datasets.reasoning`) written as a think-first completion — so the operator
     prose a model is taught, the references and the reasoning tags are all in the corpus."""
     from rlog_env.datasets import load_source
     from rlog_env.datasets.reasoning import build_trajectory
     from rlog_env.tasks import THINK_FIRST, get_task
 
-    for name in _TASK_NAMES:
-        source = load_source("sim", name, split="train")
+    for name in corpus_tasks():
+        source = load_source(CORPUS_SOURCE, name, split="train")
         think_first, answer_first = get_task(name), get_task(name, "answer-first")
         for index in range(episodes):
             sample = source[index]
@@ -181,7 +176,14 @@ def corpus(episodes: int) -> Iterator[str]:
 
 
 def build_tokenizer(config: TinyModelConfig):
-    """A ``PreTrainedTokenizerFast``: byte-level BPE trained on :func:`corpus`, ChatML template."""
+    """A ``PreTrainedTokenizerFast``: byte-level BPE trained on :func:`corpus`, ChatML template.
+
+    It follows SmolLM2's conventions: ChatML (``<|im_start|>role\\ncontent<|im_end|>\\n``),
+    ``<|im_end|>`` the end of sequence, ``<|pad|>`` the padding, ``<|im_start|>`` the beginning
+    of sequence (never added automatically: the chat template writes it). The reasoning tags
+    (:data:`~rlog_env.tasks.formats.TAGS`) are single *ordinary* added tokens: TRL decodes
+    completions with ``skip_special_tokens=True``, which would strip special ones.
+    """
     _, transformers = import_llm("the tiny model (rlog_env.training.tiny)")
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -190,7 +192,7 @@ def build_tokenizer(config: TinyModelConfig):
     backend.decoder = decoders.ByteLevel()
     backend.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=config.vocab_size - len(REASONING_TAGS),
+        vocab_size=config.vocab_size - len(TAGS),
         min_frequency=2,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -198,10 +200,10 @@ def build_tokenizer(config: TinyModelConfig):
     )
     # The tags become single added tokens (the last ids), matched before BPE: the merges are
     # learned on the text between them, so none is spent on pieces of a tag.
-    tags = re.compile("|".join(re.escape(tag) for tag in REASONING_TAGS))
+    tags = re.compile("|".join(re.escape(tag) for tag in TAGS))
     pieces = (piece for text in corpus(config.corpus_episodes) for piece in tags.split(text) if piece)
     backend.train_from_iterator(pieces, trainer=trainer)
-    backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in REASONING_TAGS])
+    backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
 
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=backend,
@@ -219,7 +221,7 @@ def _check_tokenizer(tokenizer, config: TinyModelConfig) -> None:
     if len(tokenizer) > config.vocab_size:
         raise RuntimeError(f"the tiny tokenizer has {len(tokenizer)} tokens, more than vocab_size={config.vocab_size}")
     special = set(tokenizer.all_special_tokens)
-    for tag in REASONING_TAGS:
+    for tag in TAGS:
         ids = tokenizer.encode(tag, add_special_tokens=False)
         if len(ids) != 1 or tag in special:
             raise RuntimeError(f"the tiny tokenizer encodes {tag!r} as {ids} (special: {tag in special}); "
@@ -293,6 +295,8 @@ def tiny_info(path: str | os.PathLike) -> dict:
 
 def _model_card(config: TinyModelConfig, parameters: int, tokens: int, transformers_version: str) -> str:
     sizes = asdict(config)
+    tasks = [TASKS[name].title.lower() for name in corpus_tasks()]
+    task_list = ", ".join(tasks[:-1]) + (" and " if len(tasks) > 1 else "") + tasks[-1]
     lines = [
         "# rlog_env tiny model (untrained)",
         "",
@@ -314,10 +318,9 @@ def _model_card(config: TinyModelConfig, parameters: int, tokens: int, transform
         "## Tokenizer",
         "",
         f"- Byte-level BPE (`tokenizers`), {tokens} tokens, trained on text from the rlog_env log "
-        f"simulator only: {config.corpus_episodes} training samples of each of the five tasks "
-        "(log parsing, anomaly detection, log interpretation, root-cause analysis, solution "
-        "recommendation), each as its think-first prompt, its answer-first system text and its "
-        "reference answer wrapped in the reasoning tags. No other text; no download.",
+        f"simulator only: {config.corpus_episodes} training samples of each task ({task_list}), "
+        "each as its think-first prompt, its answer-first system text and its reasoning "
+        "trajectory wrapped in the reasoning tags. No other text; no download.",
         "- Chat template: ChatML (`<|im_start|>role\\ncontent<|im_end|>\\n`, generation prompt "
         "`<|im_start|>assistant\\n`), no default system message.",
         "- Special tokens: `<|endoftext|>` (unknown), `<|im_start|>` (beginning of sequence, written by the "

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rlog_env.datasets import load_source
-from rlog_env.models import replace_directory
+from rlog_env.datasets import SOURCES, load_source
+from rlog_env.agents.models import replace_directory
 from rlog_env.tasks import trl_reward_functions
 from rlog_env.training.config import TrainConfig, resolve_device, trl_config
 
@@ -48,9 +48,10 @@ GRPO_FIRST_INDEX = 1_000_000
 
 def training_samples(config: TrainConfig, first_index: int = 0) -> list:
     """``config.episodes`` training samples of each task from ``config.source``'s train split."""
+    takes_difficulty = "difficulty" in SOURCES[config.source].option_names
+    options = {"difficulty": config.difficulty} if config.difficulty and takes_difficulty else {}
     samples = []
     for task in config.tasks:
-        options = {"difficulty": config.difficulty} if config.difficulty and config.source == "sim" else {}
         source = load_source(config.source, task, split="train", data_dir=config.data_dir,
                              domains=config.domains, **options)
         start = first_index if not source.finite else 0
@@ -70,7 +71,7 @@ def resolve_model(config: TrainConfig) -> str:
         if not (base / "model.safetensors").is_file():
             init_tiny(base, seed=config.seed, overwrite=True)
         return str(base)
-    from rlog_env.models import KNOWN_MODELS, get_model
+    from rlog_env.agents.models import KNOWN_MODELS, get_model
     if model in KNOWN_MODELS:
         return str(get_model(model))
     return model  # a hub id: transformers resolves it (needs the network or the HF cache)
@@ -79,7 +80,7 @@ def resolve_model(config: TrainConfig) -> str:
 def load_model(path: str, device: str):
     """The model (float32 on CPU, bf16 on CUDA) and its tokenizer, through safetensors only and
     without running code from the model's directory (``trust_remote_code=False``)."""
-    from rlog_env.models import import_llm, require_safetensors
+    from rlog_env.agents.models import import_llm, require_safetensors
     torch, transformers = import_llm("training")
     require_safetensors(path)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)

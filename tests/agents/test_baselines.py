@@ -1,12 +1,12 @@
 """The baselines without a model: the heuristic agent against the trivial ones, traces, formats.
 
 The figures fixture fits each agent on a training split and measures the mean R-Log reward on
-the test split of every (task, source) the heuristic plays — the simulator (the first 1,000
-training and 300 test episodes; also its unseen families and faults, fitted on seen ones),
-LogHub, LogLM and the HDFS sessions — and prints the table (run with ``-s`` to see it). Each
-task's heuristic baseline must beat every trivial baseline there, except the one documented
-shortfall (LogLM anomaly detection, where always-"normal" wins on the R-Log reward and the rules
-win on F1).
+the test split of every (task, source) the heuristic plays — the simulator (the first
+``SIM_TRAIN`` training and ``SIM_TEST`` test episodes; also its unseen families and faults,
+fitted on seen ones), LogHub, LogLM and the HDFS sessions — and prints the table (run with
+``-s`` to see it). Each task's heuristic baseline must beat every trivial baseline there, except
+the documented shortfall (``BELOW_CONSTANT``: LogLM anomaly detection, where always-"normal"
+wins on the R-Log reward and the rules win on F1).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from rlog_env.agents.baselines import (
     mask_message,
 )
 from rlog_env.datasets import load_source
-from rlog_env.tasks import FORMATS, NO_TAGS, TASKS, TEXT_TASKS, get_task, parse_completion
+from rlog_env.tasks import FORMATS, NO_TAGS, TASKS, TEXT, get_task, parse_completion, tasks_of_kind
 
 SIM_TRAIN, SIM_TEST = 1000, 300
 # (task, setting): a setting is a source, or "sim-unseen": the simulator's test episodes of
@@ -362,7 +362,7 @@ def test_text_agents_refuse_other_tasks():
     agent = RetrievalAgent().fit(list(_samples("log_interpretation", "sim", "train", None)[:20]))
     with pytest.raises(ValueError, match="plays"):
         agent.act(observations)
-    assert set(agent.indexes_) == {"log_interpretation"} and "log_interpretation" in TEXT_TASKS
+    assert set(agent.indexes_) == {"log_interpretation"} and "log_interpretation" in tasks_of_kind(TEXT)
 
 
 def test_online_drain_learns_from_the_stream_and_offline_drain_does_not():

@@ -9,95 +9,46 @@ from __future__ import annotations
 import csv
 import importlib
 import json
-import math
 import subprocess
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from rlog_env.datasets import SOURCES
-from rlog_env.tasks import TASKS, Sample, get_task
+from conformance import (EPS, check_index_walk, check_reference_tops, check_same_seed_same_episode,
+                         check_step_info, check_top_bottom_and_range, other_answers)
+from rlog_env.datasets import SOURCES, sources_for
+from rlog_env.tasks import SCHEMES, TASKS, Sample, get_task, text_task_names
 
 # Every source that serves a task, from the registry: a new source joins the matrix by itself.
-SOURCES_BY_TASK = {
-    task: tuple(name for name, spec in SOURCES.items() if task in spec.tasks) for task in TASKS
-}
+SOURCES_BY_TASK = {task: sources_for(task) for task in TASKS}
 TASK_SOURCES = [(task, source) for task, sources in SOURCES_BY_TASK.items() for source in sources]
 ENV_ID = {task: get_task(task).env_id for task in SOURCES_BY_TASK}
 FORMATS = ("think-first", "answer-first", "none")
-SCHEMES = ("rlog", "unit")
 SPLITS = ("train", "test")
+SUBSET = 20  # samples per split for the combinations not walked completely
 
 
-def _grounded_applies(task: str, source: str) -> bool:
-    # "grounded" scores free text by key facts, which only the simulator's samples carry;
-    # parsing and anomaly detection keep the rlog answer reward under it, on every source.
-    return source == "sim" or task not in ("log_interpretation", "root_cause_analysis",
-                                           "solution_recommendation")
+def _scheme_applies(task: str, source: str, scheme: str) -> bool:
+    """Whether ``scheme`` can score ``task`` on ``source`` (``grounded`` needs key facts): the
+    scheme's own check."""
+    try:
+        SCHEMES[scheme].check_source(get_task(task, reward=scheme), SOURCES[source])
+    except ValueError:
+        return False
+    return True
 
 
 MATRIX = [
     pytest.param(pair, reasoning, scheme, id=f"{pair[0]}-{pair[1]}-{reasoning}-{scheme}")
-    for pair in [(t, s) for t, sources in SOURCES_BY_TASK.items() for s in sources]
+    for pair in TASK_SOURCES
     for reasoning in FORMATS
-    for scheme in SCHEMES + (("grounded",) if _grounded_applies(*pair) else ())
+    for scheme in ("rlog", "unit", "grounded")
+    if _scheme_applies(*pair, scheme)
 ]
 
 
 def ts_id(pair: tuple[str, str]) -> str:
     return f"{pair[0]}-{pair[1]}"
-
-
-TEXT_TASKS = ("log_interpretation", "root_cause_analysis", "solution_recommendation")
-TOP_RLOG = {"log_parsing": 1.1, "anomaly_detection": 1.1}
-TEXT_TOP_RLOG = 1.35
-BOTTOM = {"rlog": -2.0, "unit": 0.0, "grounded": -2.0}
-SUBSET = 20  # samples per split for the combinations not walked completely
-EPS = 1e-9
-
-
-def expected_top(task, scheme: str, sample: Sample) -> float | None:
-    """The top reward the reference must earn; ``None`` for a short text reference (its own
-    score, checked against the other answers instead)."""
-    if scheme == "unit":
-        return 1.0
-    if task.name in TOP_RLOG:
-        return TOP_RLOG[task.name]
-    if scheme == "grounded":
-        return TEXT_TOP_RLOG  # the reference states every key fact, whatever its length
-    return TEXT_TOP_RLOG if len(sample.reference.split()) >= 4 else None
-
-
-def check_step_info(env, info: dict, reward: float) -> None:
-    lo, hi = env.unwrapped.reward_range
-    assert math.isfinite(reward) and lo - EPS <= reward <= hi + EPS, (reward, (lo, hi))
-    parts = info["reward"]
-    assert set(parts) >= {"total", "format", "answer"}
-    assert parts["total"] == reward
-    assert parts["total"] == pytest.approx(parts["format"] + parts["answer"], abs=1e-12)
-    assert isinstance(info["metrics"], dict)
-    assert isinstance(info["reference"], str)
-
-
-def score(env, index: int, completion: str) -> tuple[float, dict]:
-    env.unwrapped.reset(options={"index": index})
-    _, reward, terminated, truncated, info = env.unwrapped.step(completion)
-    assert terminated is True and truncated is False
-    check_step_info(env, info, reward)
-    return reward, info
-
-
-def other_answers(task, sample: Sample) -> list[str]:
-    """Completions other than the reference, in and out of the task's format."""
-    ref = sample.reference
-    words = ref.split()
-    bodies = ["normal", "abnormal", "<*>", ref[: len(ref) // 2], " ".join(words[:-1]),
-              ref + " and some extra words", " ".join(reversed(words)), "x " * 50]
-    out = [task.reference_completion(replace(sample, reference=b)) for b in bodies if b.strip()]
-    out += ["", "normal", ref, "<think>a</think><answer>" + ref + "</answer>",
-            "<answer>" + ref + "</answer><think>a</think>"]
-    return out
 
 
 # -- the reference earns the top reward on every sample (rlog, think-first) -----------------
@@ -107,19 +58,20 @@ def other_answers(task, sample: Sample) -> list[str]:
 def test_reference_tops_every_sample_rlog_think_first(walk, make_env, pair, split):
     task_name, source = pair
     env = make_env(task_name, source, split, "think-first", "rlog")
-    base = env.unwrapped
-    task = base.task
-    failures = []
-    for i in walk(base):
-        sample = base.source[i]
-        reward, info = score(env, i, task.reference_completion(sample))
-        top = expected_top(task, "rlog", sample)
-        if top is None:
-            top = task.reward_for(task.reference_completion(sample), sample).total
-        if abs(reward - top) > EPS:
-            failures.append((i, sample.meta.get("id"), reward, top))
-        assert info["reference"] == sample.reference
-    assert not failures, f"{len(failures)} references below the top reward, e.g. {failures[:5]}"
+    check_reference_tops(env, walk(env.unwrapped))
+
+
+def test_top_reward_is_the_top_of_the_range_for_long_references():
+    # What task.top_reward reads, checked once against the documented values: the top of the
+    # range, except a free-text reference under four words under rlog (BLEU-4 is 0 there).
+    for name, cls in TASKS.items():
+        for scheme in ("rlog", "unit", "hardened"):
+            task = cls(reward=scheme)
+            sample = Sample(task=name, domain="x", logs="a b c d e", reference="one two three four five")
+            assert task.top_reward(sample) == task.reward_range[1]
+    short = Sample(task="root_cause_analysis", domain="x", logs="", reference="disk full")
+    assert get_task("root_cause_analysis").top_reward(short) < 1.35
+    assert get_task("root_cause_analysis", reward="unit").top_reward(short) == 1.0
 
 
 # -- every task x source x format x scheme, on a seeded subset ------------------------------
@@ -134,39 +86,11 @@ def test_top_bottom_and_range_on_subset(make_env, pair, reasoning, scheme):
     task_name, source = pair
     for split_no, split in enumerate(SPLITS):
         env = make_env(task_name, source, split, reasoning, scheme)
-        base = env.unwrapped
-        task = base.task
-        lo, hi = base.reward_range
-        assert (lo, hi) == ((0.0, 1.0) if scheme == "unit" else
-                            (-2.0, 1.1) if task_name in TOP_RLOG else (-2.0, 1.35))
-        for i in _subset(len(base), 1000 * split_no + len(base)):
-            sample = base.source[i]
-            ref_completion = task.reference_completion(sample)
-            ref_reward, _ = score(env, i, ref_completion)
-            top = expected_top(task, scheme, sample)
-            if top is not None:
-                assert ref_reward == pytest.approx(top, abs=EPS), (i, sample.meta["id"])
-            assert ref_reward <= hi + EPS
-
-            # the bottom: an empty completion, and (with tags expected) text without tags
-            empty, _ = score(env, i, "")
-            assert empty == BOTTOM[scheme] == lo
-            blank, _ = score(env, i, "  \n\t ")
-            assert blank == BOTTOM[scheme]
-            if reasoning != "none":
-                for untagged in ("normal", sample.reference):
-                    r, info = score(env, i, untagged)
-                    assert r == BOTTOM[scheme], (untagged[:60], r)
-                    assert info["reward"]["format"] == (0.0 if scheme == "unit" else -1.0)
-
-            # no other answer beats the reference
-            for other in other_answers(task, sample):
-                r, _ = score(env, i, other)
-                assert r <= ref_reward + EPS, (i, other[:80], r, ref_reward)
+        check_top_bottom_and_range(env, _subset(len(env.unwrapped), 1000 * split_no + len(env.unwrapped)))
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("task_name", TEXT_TASKS)
+@pytest.mark.parametrize("scheme", ("rlog", "unit"))
+@pytest.mark.parametrize("task_name", text_task_names())
 def test_short_text_reference_scores_its_own_score_and_beats_others(task_name, scheme):
     # The LogLM text references are all long (>= 29 words); shorter ones are checked here on
     # made-up samples: the reference earns what it earns against itself, and no less than any
@@ -177,8 +101,7 @@ def test_short_text_reference_scores_its_own_score_and_beats_others(task_name, s
         own = task.reward_for(task.reference_completion(sample), sample)
         lo, hi = task.reward_range
         assert lo <= own.total <= hi
-        if scheme == "unit":
-            assert own.total == pytest.approx(1.0)
+        assert own.total == pytest.approx(task.top_reward(sample), abs=EPS)
         for other in other_answers(task, sample):
             assert task.reward_for(other, sample).total <= own.total + EPS, other
 
@@ -231,12 +154,7 @@ def test_same_seed_same_episode_in_process(data_dir, pair):
     import gymnasium as gym
 
     task, source = pair
-    a = gym.make(ENV_ID[task], source=source, data_dir=data_dir)
-    b = gym.make(ENV_ID[task], source=source, data_dir=data_dir)
-    first = [a.reset(seed=7)[1]["index"]] + [a.reset()[1]["index"] for _ in range(5)]
-    second = [b.reset(seed=7)[1]["index"]] + [b.reset()[1]["index"] for _ in range(5)]
-    assert first == second
-    assert a.reset(seed=7)[0] == b.reset(seed=7)[0]
+    check_same_seed_same_episode(lambda: gym.make(ENV_ID[task], source=source, data_dir=data_dir))
 
 
 # -- an index walk covers a split exactly once ----------------------------------------------
@@ -244,25 +162,7 @@ def test_same_seed_same_episode_in_process(data_dir, pair):
 @pytest.mark.parametrize("pair", TASK_SOURCES, ids=ts_id)
 def test_index_walk_covers_every_sample_once(walk, make_env, data_dir, pair):
     task_name, source = pair
-    ids_by_split = {}
-    for split in SPLITS:
-        env = make_env(task_name, source, split)
-        base = env.unwrapped
-        ids = []
-        for i in walk(base):
-            _, info = env.reset(options={"index": i})
-            assert info["index"] == i and info["split"] == split
-            assert info["meta"]["split"] == split and info["meta"]["index"] == i
-            ids.append(info["meta"]["id"])
-        assert len(ids) == len(set(ids)), f"duplicate meta ids in {split}"
-        ids_by_split[split] = set(ids)
-        n = len(base)
-        for bad in (n, n + 10, -1):
-            with pytest.raises(IndexError) as excinfo:
-                env.reset(options={"index": bad})
-            message = str(excinfo.value)
-            assert f"< {n}" in message and "0 <=" in message and str(bad) in message
-    assert not ids_by_split["train"] & ids_by_split["test"]
+    ids_by_split = check_index_walk(lambda split: make_env(task_name, source, split), walk)
     if not SOURCES[source].needs_data:
         return  # the simulator's train split is endless: there is no "everything" to compare
     module = importlib.import_module(f"rlog_env.datasets.{source}")

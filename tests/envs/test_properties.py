@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rlog_env.datasets import SOURCES
-from rlog_env.tasks import FORMATS, SCHEMES, TASKS, TEXT_TASKS, get_task
+from rlog_env.tasks import FORMATS, SCHEMES, TASKS, get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOP = {"log_parsing": 1.1, "anomaly_detection": 1.1, **{name: 1.35 for name in TEXT_TASKS}}
+TOP = {name: 0.1 + cls.rlog_answer_range[1] for name, cls in TASKS.items()}  # the tasks' own ranges
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.large_base_example])
@@ -39,8 +39,12 @@ def documented_range(task_name: str, scheme: str) -> tuple[float, float]:
 
 
 def _applies(task_name: str, source: str, scheme: str) -> bool:
-    # "grounded" scores free text by key facts, which only the simulator's samples carry
-    return not (scheme == "grounded" and task_name in TEXT_TASKS and SOURCES[source].needs_data)
+    # the scheme's own check ("grounded" scores free text by key facts, which only some sources carry)
+    try:
+        SCHEMES[scheme].check_source(get_task(task_name, reward=scheme), SOURCES[source])
+    except ValueError:
+        return False
+    return True
 
 
 MATRIX = [(task, source, reasoning, scheme)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from rlog_env.agents.baselines.trivial import ConstantAgent
-from rlog_env.leaderboard.aggregate import HEADLINE, TASK_TITLES, Aggregate, episode_bootstrap_key
+from rlog_env.datasets import SOURCES
+from rlog_env.leaderboard.aggregate import Aggregate, episode_bootstrap_key
 from rlog_env.leaderboard.metrics import (
     TextMetrics,
     anomaly_metrics,
@@ -24,9 +25,13 @@ from rlog_env.leaderboard.metrics import (
 )
 from rlog_env.leaderboard.results import read_results
 from rlog_env.leaderboard.runner import evaluate
+from rlog_env.tasks import LABEL, TASKS, TEMPLATE
 
 ENVS = ["RLog/LogParsing-v0", "RLog/AnomalyDetection-v0", "RLog/LogInterpretation-v0",
         "RLog/RootCauseAnalysis-v0", "RLog/SolutionRecommendation-v0"]
+
+# The whole-split metric of each kind that gets a bootstrap interval beside the reward's.
+HEADLINE = {TEMPLATE: (parsing_metrics, "GA"), LABEL: (anomaly_metrics, "F1")}
 
 
 def _reference_text_metrics(predicted, references):
@@ -55,6 +60,7 @@ def _reference_board(frame):
     for agent, by_agent in frame.groupby("agent", sort=False):
         row = {"agent": agent, "tasks": {}}
         for task, group in by_agent.groupby("task", sort=False):
+            kind = TASKS[task].kind
             totals = np.array([r["total"] for r in group["reward"]], dtype=float)
             records = group.to_dict("records")
             keys = [episode_bootstrap_key(r, i) for i, r in enumerate(records)]
@@ -63,26 +69,26 @@ def _reference_board(frame):
             predicted = [a if isinstance(a, str) else "" for a in group["parsed_answer"]]
             references = list(group["reference"])
             metric_ci = {}
-            if task in HEADLINE and len(group) > 1:
-                fn, key = HEADLINE[task]
+            if kind in HEADLINE and len(group) > 1:
+                fn, key = HEADLINE[kind]
                 metric_ci[key] = [float(v) for v in bootstrap_metric(fn, predicted, references, key=key, keys=keys)]
-            if task == "log_parsing":
+            if kind == TEMPLATE:
                 found = parsing_metrics(predicted, references)
                 metrics = {k: float(found[k]) for k in ("GA", "FGA", "PA", "FTA")}
                 metrics["token_F1"] = _mean(m.get("token_f1", 0.0) for m in group["metrics"])
-            elif task == "anomaly_detection":
+            elif kind == LABEL:
                 found = anomaly_metrics(predicted, references)
                 metrics = {k: float(found[k]) for k in ("precision", "recall", "F1", "accuracy")}
             else:
                 metrics = _reference_text_metrics(predicted, references)
             by_domain = {}
-            if group["source"].iloc[0] == "sim":
+            if SOURCES[group["source"].iloc[0]].marks_unseen:
                 for unseen, part in group.groupby("unseen"):
                     by_domain["unseen" if unseen else "seen"] = _mean(r["total"] for r in part["reward"])
             for domain, part in group.groupby("domain"):
                 by_domain[f"domain:{domain}"] = _mean(r["total"] for r in part["reward"])
             latency = math.fsum(group["latency_s"])
-            row["tasks"][TASK_TITLES[task]] = {
+            row["tasks"][TASKS[task].column()] = {
                 "episodes": int(len(group)), "reward": mean,
                 "reward_ci": [float(low), float(high)], "metrics_ci": metric_ci,
                 "format_valid": float(np.mean([bool(m.get("well_formed")) for m in group["metrics"]])),
@@ -90,7 +96,8 @@ def _reference_board(frame):
                 "metrics": metrics, "by_domain": by_domain,
             }
         rows.append(row)
-    return {"rows": rows, "tasks": [t for t in TASK_TITLES.values() if any(t in r["tasks"] for r in rows)]}
+    columns = [cls.column() for cls in TASKS.values()]
+    return {"rows": rows, "tasks": [t for t in columns if any(t in r["tasks"] for r in rows)]}
 
 
 def _agents():
@@ -122,9 +129,16 @@ def test_text_metrics_streamed_equal_corpus_bleu():
     assert text.result() == _reference_text_metrics(predicted, references)
 
 
-def test_unknown_task_is_an_error_naming_it():
-    with pytest.raises(ValueError, match="log_reading"):
-        Aggregate().add({"agent": "a", "task": "log_reading", "reward": {"total": 0.0}})
+def test_a_task_no_longer_registered_aggregates_with_the_mean_of_its_metrics():
+    """A run made with a task since removed: its cell averages the step's numeric metrics (not
+    BLEU), headed by the task's name, after the registered tasks."""
+    records = [{**r, "task": "log_reading", "metrics": {**r["metrics"], "correct": i % 4 == 0, "label": "x"}}
+               for i, r in enumerate(_synthetic(8))]
+    board = Aggregate().extend([*records, *_synthetic(3)]).board()
+    assert board["tasks"] == ["AnomalyDetection", "log_reading"]
+    cell = board["rows"][0]["tasks"]["log_reading"]
+    assert cell["metrics"] == {"correct": 0.25} and cell["metrics_ci"] == {}
+    assert cell["episodes"] == 8 and "seen" in cell["by_domain"]
 
 
 def _synthetic(n, with_index=True):

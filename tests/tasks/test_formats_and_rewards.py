@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rlog_env.tasks import FORMATS, TASKS, TEXT_TASKS, FormatReward, get_task
+from rlog_env.tasks import FORMATS, TASKS, FormatReward, get_task, text_task_names
 from rlog_env.tasks.anomaly_detection import AnomalyDetection
 from rlog_env.tasks.log_parsing import LogParsing
 
@@ -35,7 +35,7 @@ def layout(reasoning: str, answer: str, think: str = "Because the logs say so.")
 def top_reward(task_name: str, scheme: str) -> float:
     if scheme == "unit":
         return 1.0
-    return 1.35 if task_name in TEXT_TASKS else 1.1
+    return 0.1 + TASKS[task_name].rlog_answer_range[1]  # the task's own answer range
 
 
 def bottom_reward(scheme: str) -> float:
@@ -322,7 +322,7 @@ def test_non_string_completion_is_a_type_error():
         get_task("anomaly_detection").score(None, "abnormal")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("task_name", TEXT_TASKS)
+@pytest.mark.parametrize("task_name", text_task_names())
 def test_unit_scheme_tops_short_text_references(task_name):
     # Under "unit" the reference earns 1.0 whatever its length; under "rlog" a reference of fewer
     # than four words has no BLEU-4: "disk full" earns (0 + 100 + 100 + 100) / 400 / 0.8 = 0.9375.

@@ -23,7 +23,7 @@ import pytest
 
 import rlog_env
 from rlog_env.datasets import SOURCES, load_source
-from rlog_env.tasks import TASKS, TEXT_TASKS, get_task
+from rlog_env.tasks import TASKS, get_task, text_task_names
 from rlog_env.tasks.hardening import COPIED_MESSAGE, MOSTLY_VARIABLES
 from rlog_env.tasks.parsing_metric import analyse_template, lower_score_tokens
 
@@ -196,7 +196,7 @@ def test_whole_log_pasted_as_the_template(corpus, data_dir):
 
 
 # -- 4. the whole log pasted as the explanation ------------------------------------------------------
-@pytest.mark.parametrize("task_name", TEXT_TASKS)
+@pytest.mark.parametrize("task_name", text_task_names())
 def test_whole_log_pasted_as_the_explanation(corpus, task_name):
     pasted_beats_wrong = 0
     for source, sample, wrong in corpus[task_name]:
@@ -251,7 +251,7 @@ def stuffings(reference: str) -> dict[str, str]:
             "frequent bigram, repeated": " ".join(words[:2] * (len(words) // 2))}
 
 
-@pytest.mark.parametrize("task_name", TEXT_TASKS)
+@pytest.mark.parametrize("task_name", text_task_names())
 def test_ngram_stuffing_of_frequent_words(corpus, task_name):
     for source, sample, wrong in corpus[task_name]:
         exploits = stuffings(sample.reference)

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlog_env.tasks import (FORMATS, TASKS, AnswerReward, FormatReward, get_task,
+from rlog_env.tasks import (FORMATS, LABEL, TASKS, TEMPLATE, AnswerReward, FormatReward, get_task,
                             trl_reward_functions)
 
 # The schemes that score any sample; "grounded" needs key facts (tests/tasks/test_grounding.py).
@@ -40,11 +40,12 @@ def layout(reasoning: str, answer: str, think: str = "Reasoning about the logs."
 def candidate_answers(task_name: str, sample) -> list[str]:
     """Eight answers of varied quality for one prompt (a GRPO group)."""
     ref = sample.reference
-    if task_name == "log_parsing":
+    kind = TASKS[task_name].kind
+    if kind == TEMPLATE:
         # "<*> " + message: a "*" but every value left in, which only the logs reveal
         answers = [ref, sample.logs, "<*>", ref.upper(), ref.replace("<*>", "<*> <*>"),
                    "<*> " + sample.logs, "", "  "]
-    elif task_name == "anomaly_detection":
+    elif kind == LABEL:
         other = "normal" if ref == "abnormal" else "abnormal"
         answers = [ref, other, ref.title() + " ", "normal abnormal", ref.upper(), "unknown", "",
                    f"{ref}."]
@@ -245,3 +246,45 @@ def test_bad_configuration_is_a_value_error():
         AnswerReward("log_parsing", reasoning="cot")
     with pytest.raises(ValueError, match="rlog"):
         AnswerReward("log_parsing", reward="foo")
+
+
+@pytest.mark.parametrize("scheme", ("rlog", "hardened"))
+@pytest.mark.parametrize("task_name", list(TASKS))
+def test_each_completion_is_judged_once_for_both_functions(real_samples, monkeypatch, task_name, scheme):
+    """TRL calls the format function, then the answer function, on the same batch: the pair
+    shares the group's judgement, so no completion is judged twice."""
+    cls = TASKS[task_name]
+    judged: list[str] = []
+    original = cls.judge_for
+
+    def counting_judge_for(self, reference, logs="", facts=None):
+        judge = original(self, reference, logs, facts)
+
+        def counted(answer):
+            judged.append(answer)
+            return judge(answer)
+
+        return counted
+
+    monkeypatch.setattr(cls, "judge_for", counting_judge_for)
+    task = get_task(task_name, "think-first", scheme)
+    samples = real_samples[task_name][:3]
+    prompts, completions, ids, columns = build_batch(task, samples, conversational=False)
+    fmt_fn, ans_fn = trl_reward_functions(task_name, "think-first", scheme)
+    formats = trl_call(fmt_fn, prompts, completions, ids, columns)
+    after_format = len(judged)
+    answers = trl_call(ans_fn, prompts, completions, ids, columns)
+    assert len(judged) == after_format  # the answer function judged nothing again
+    # one judgement per distinct well-formed, non-empty answer of each group
+    expected = 0
+    for start in range(0, len(completions), GENERATIONS):
+        parsed = [task.parse(c) for c in completions[start:start + GENERATIONS]]
+        expected += len({p.answer for p in parsed if p.well_formed and p.answer})
+    assert after_format == expected <= len(completions)
+    for c, ref, log, f, a in zip(completions, columns["reference"], columns["logs"], formats, answers):
+        reward = task.score(c, ref, log)
+        assert (f, a) == (reward.format, reward.answer)
+    # a new batch is judged afresh, not read from the last one
+    trl_call(ans_fn, prompts[:GENERATIONS], completions[:GENERATIONS], ids[:GENERATIONS],
+             {k: v[:GENERATIONS] for k, v in columns.items()})
+    assert len(judged) > after_format

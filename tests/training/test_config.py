@@ -85,3 +85,26 @@ def test_lora_config_for_peft():
     pytest.importorskip("peft")
     peft_config = LoraSettings(r=8, target_modules=["q_proj", "v_proj"]).peft_config()
     assert peft_config.r == 8 and set(peft_config.target_modules) == {"q_proj", "v_proj"}
+
+
+def test_tasks_default_to_what_the_source_serves():
+    from rlog_env.datasets import SOURCES
+    from rlog_env.tasks import TASKS
+
+    for name, spec in SOURCES.items():
+        assert TrainConfig(source=name).tasks == tuple(t for t in TASKS if spec.serves(t))
+    assert TrainConfig(source="hdfs").tasks == ("anomaly_detection",)
+    with pytest.raises(ValueError, match="tasks expects tasks source 'hdfs' serves"):
+        TrainConfig(source="hdfs", tasks=("log_parsing",))
+    with pytest.raises(ValueError, match="source expects one of"):
+        TrainConfig(source="nowhere")
+
+
+def test_difficulty_goes_only_to_a_source_that_takes_it(data_dir):
+    from rlog_env.training.trainers import training_samples
+
+    samples = training_samples(TrainConfig(source="hdfs", difficulty="easy", episodes=2, data_dir=str(data_dir)))
+    assert len(samples) == 2 and {s.meta["source"] for s in samples} == {"hdfs"}
+    easy = training_samples(TrainConfig(tasks=("log_interpretation",), difficulty="easy", episodes=1))
+    hard = training_samples(TrainConfig(tasks=("log_interpretation",), difficulty="hard", episodes=1))
+    assert easy[0].logs != hard[0].logs

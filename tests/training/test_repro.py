@@ -15,6 +15,7 @@ from rlog_env.training.repro import (  # noqa: E402
     ReproConfig,
     evaluation_sets,
     preset,
+    real_sources,
     tokens_to_answer,
 )
 
@@ -87,3 +88,14 @@ def test_presets_and_sizes_are_checked(tmp_path):
         ReproConfig(grpo_generations=1)
     sets = [name for name, _ in evaluation_sets(ReproConfig(data_dir=str(tmp_path)))]
     assert sets == ["sim seen", "sim unseen"]  # no real data there: the simulator only
+
+
+def test_sources_are_read_from_the_registry(tmp_path):
+    from rlog_env.datasets import SOURCES
+
+    assert real_sources() == tuple(name for name, spec in SOURCES.items() if spec.needs_data)
+    assert set(real_sources()) >= {"loghub", "loglm", "hdfs"} and "sim" not in real_sources()
+    sets = dict(evaluation_sets(ReproConfig(data_dir=str(tmp_path), sim_episodes=3)))
+    assert sets["sim unseen"] == {"source": "sim", "domains": ("unseen",), "episodes": 3, "difficulty": "easy"}
+    with pytest.raises(ValueError, match="needs no data set"):
+        ReproConfig(source="hdfs")

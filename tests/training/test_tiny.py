@@ -30,10 +30,10 @@ if missing:  # pragma: no cover - the llm extra is installed where these tests r
 import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
+from rlog_env.tasks.formats import TAGS  # noqa: E402
 from rlog_env.training.tiny import (  # noqa: E402
     EOS,
     PAD,
-    REASONING_TAGS,
     TinyModelConfig,
     init_tiny,
     tiny_info,
@@ -115,7 +115,7 @@ def test_auto_tokenizer_encodes_like_the_saved_tokenizer_json(tiny, tokenizer):
 
 def test_reasoning_tags_are_single_ordinary_tokens_that_survive_skipping_specials(tokenizer):
     special = set(tokenizer.all_special_tokens)
-    for tag in REASONING_TAGS:
+    for tag in TAGS:
         assert tag not in special
         assert len(tokenizer.encode(tag, add_special_tokens=False)) == 1
     completion = "<think>the disk is full</think><answer>abnormal</answer>"
@@ -244,3 +244,11 @@ def test_report_sft_step_time(model):
     print(f"\ntiny forward+backward 8x512 on {torch.get_num_threads()} threads: "
           f"{min(timings):.2f}s (first {timings[0]:.2f}s), loss {loss.item():.2f}")
     assert torch.isfinite(loss)
+
+
+def test_corpus_tasks_are_the_tasks_the_simulator_serves():
+    from rlog_env.datasets import SOURCES
+    from rlog_env.tasks import TASKS
+    from rlog_env.training.tiny import CORPUS_SOURCE, corpus_tasks
+
+    assert corpus_tasks() == tuple(t for t in TASKS if SOURCES[CORPUS_SOURCE].serves(t))

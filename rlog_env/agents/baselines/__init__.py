@@ -1,11 +1,13 @@
 """Baselines without a model, each writing a sample-specific reasoning trace and an answer.
 
-- :class:`DrainParser` — log parsing with Drain (drain3) and masking rules, one miner per system;
-- :class:`RuleAnomalyDetector` — anomaly detection by severities, failure words and
+- :class:`DrainParser` — templates (log parsing) with Drain (drain3) and masking rules, one
+  miner per system;
+- :class:`RuleAnomalyDetector` — labels (anomaly detection) by severities, failure words and
   known-benign patterns;
-- :class:`RetrievalAgent` — interpretation, root cause and solution: the reference of the most
-  similar training sample (TF-IDF);
-- :class:`HeuristicAgent` — the three above behind one name, dispatching by task;
+- :class:`RetrievalAgent` — free text (interpretation, root cause, solution): the reference of
+  the most similar training sample (TF-IDF);
+- :class:`HeuristicAgent` — the baseline of each task's kind behind one name
+  (:func:`register_baseline` adds one for another kind);
 - trivial baselines that a leaderboard needs to be read honestly: :class:`ConstantAgent`
   (always ``"normal"``), :class:`EchoAgent` (the logs as the answer), :class:`EmptyAgent`
   (an empty answer).
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rlog_env.agents.baselines._common import NotFittedError, write_completion
+from rlog_env.agents.baselines._common import NotFittedError
 from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector, inspect_logs
-from rlog_env.agents.baselines.heuristic import HeuristicAgent, heuristic_agent
+from rlog_env.agents.baselines.heuristic import (BASELINES, HeuristicAgent, heuristic_agent,
+                                                 register_baseline, registered_baseline,
+                                                 unregister_baseline)
 from rlog_env.agents.baselines.parsing import DrainParser, mask_message
 from rlog_env.agents.baselines.retrieval import RetrievalAgent
 from rlog_env.agents.baselines.trivial import ConstantAgent, EchoAgent, EmptyAgent
+from rlog_env.tasks.formats import write_completion
 
 
 def constant_normal(**options) -> ConstantAgent:
@@ -54,7 +59,8 @@ BUILTIN_AGENTS: dict[str, Callable[..., object]] = {
 TRIVIAL_AGENTS = ("constant-normal", "echo", "empty")
 
 __all__ = [
-    "BUILTIN_AGENTS", "TRIVIAL_AGENTS", "ConstantAgent", "DrainParser", "EchoAgent", "EmptyAgent",
-    "HeuristicAgent", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector", "constant_normal",
-    "echo", "empty", "heuristic_agent", "inspect_logs", "mask_message", "write_completion",
+    "BASELINES", "BUILTIN_AGENTS", "TRIVIAL_AGENTS", "ConstantAgent", "DrainParser", "EchoAgent",
+    "EmptyAgent", "HeuristicAgent", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector",
+    "constant_normal", "echo", "empty", "heuristic_agent", "inspect_logs", "mask_message",
+    "register_baseline", "registered_baseline", "unregister_baseline", "write_completion",
 ]

@@ -1,4 +1,5 @@
-"""What the baselines share: parameters the scikit-learn way, and writing a completion.
+"""What the baselines share: parameters the scikit-learn way, writing a completion, and
+checking that an observation is of a kind of task the baseline plays.
 
 A baseline's ``__init__`` only stores its parameters; :meth:`Baseline.get_params` reads them
 back from the signature (so ``type(agent)(**agent.get_params())`` is an unfitted copy). What
@@ -10,10 +11,9 @@ from __future__ import annotations
 import inspect
 from typing import Any, Sequence
 
-from rlog_env.tasks import ANSWER_FIRST, NO_TAGS, THINK_FIRST
-from rlog_env.tasks.formats import check_format
+from rlog_env.tasks import TASKS
+from rlog_env.tasks.formats import check_format, write_completion
 
-_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 TRACE_LINE_CHARS = 160  # a log line quoted in a trace is cut to this many characters
 
 
@@ -60,38 +60,27 @@ class Baseline:
         return write_completion(answer, think, self.reasoning)
 
 
-def _untag(text: str) -> str:
-    """``text`` with the four format tags defused, so quoted logs cannot break the format."""
-    for tag in _TAGS:
-        if tag in text:
-            text = text.replace(tag, tag.replace("<", "‹").replace(">", "›"))
-    return text
-
-
-def write_completion(answer: str, think: str, reasoning: str = THINK_FIRST) -> str:
-    """A completion in the ``reasoning`` format: ``<think>`` then ``<answer>`` (think-first),
-    the other way round (answer-first), or the bare answer (none)."""
-    check_format(reasoning)
-    answer, think = _untag(answer).strip(), _untag(think).strip()
-    if reasoning == NO_TAGS:
-        return answer
-    if reasoning == ANSWER_FIRST:
-        return f"<answer>{answer}</answer>\n<think>\n{think}\n</think>"
-    return f"<think>\n{think}\n</think>\n<answer>{answer}</answer>"
-
-
 def clip(text: str, limit: int = TRACE_LINE_CHARS) -> str:
     """One line of log quoted in a trace: whitespace collapsed, cut to ``limit`` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def check_tasks(agent_name: str, observations: Sequence, tasks: Sequence[str]) -> None:
-    """Raise a ``ValueError`` when an observation is of a task the agent does not play."""
+def task_kind(task: str) -> str | None:
+    """The kind of the registered task ``task`` (``None`` when no such task is registered)."""
+    cls = TASKS.get(task)
+    return None if cls is None else cls.kind
+
+
+def check_kinds(agent_name: str, observations: Sequence, kinds: Sequence[str]) -> None:
+    """Raise a ``ValueError`` when an observation is of a task whose kind the agent does not play."""
     for observation in observations:
-        if observation.task not in tasks:
-            raise ValueError(f"agent {agent_name!r} plays {', '.join(tasks)}; got an observation "
-                             f"of {observation.task!r} (use the 'heuristic' agent for every task)")
+        kind = task_kind(observation.task)
+        if kind not in kinds:
+            what = f"kind {kind!r}" if kind is not None else "not a registered task"
+            raise ValueError(f"agent {agent_name!r} plays tasks of kind {', '.join(map(repr, kinds))}; "
+                             f"got an observation of {observation.task!r} ({what}); the 'heuristic' "
+                             "agent routes each task to the baseline of its kind")
 
 
 def plural(count: int, word: str) -> str:

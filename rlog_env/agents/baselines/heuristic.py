@@ -1,35 +1,100 @@
-"""The ``heuristic`` agent: one baseline per task behind one name.
+"""The ``heuristic`` agent: one baseline per kind of task behind one name.
 
-:class:`HeuristicAgent` sends each observation to the baseline of its task — Drain for log
-parsing, the rules for anomaly detection, retrieval for the three free-text tasks — and each
-training sample to the ``fit`` of the baseline of its task, so one agent plays all five
-environments.
+:class:`HeuristicAgent` sends each observation, and each training sample, to the baseline
+registered for its task's kind (:attr:`rlog_env.tasks.Task.kind`): Drain for templates, the
+rules for labels, retrieval for free text. :func:`register_baseline` adds the baseline of
+another kind (from outside the package too); :func:`unregister_baseline`, or the
+:func:`registered_baseline` context manager, removes it.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
-from rlog_env.agents.base import Observation
-from rlog_env.agents.baselines._common import Baseline, check_tasks
+from rlog_env.agents.base import Agent, Observation
+from rlog_env.agents.baselines._common import Baseline
 from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector
 from rlog_env.agents.baselines.parsing import DrainParser
 from rlog_env.agents.baselines.retrieval import RetrievalAgent
-from rlog_env.tasks import TASKS, TEXT_TASKS, THINK_FIRST, Sample
+from rlog_env.tasks import TASKS, THINK_FIRST, Sample
 
-PARSING, ANOMALY = "log_parsing", "anomaly_detection"
+# A baseline factory: called as ``factory(reasoning=...)``, it returns an unfitted agent with
+# ``fit(samples)`` (returning the agent) and ``act(observations)``.
+BaselineFactory = Callable[..., Agent]
+
+BASELINES: dict[str, BaselineFactory] = {}
+
+
+def register_baseline(kind: str, factory: BaselineFactory) -> BaselineFactory:
+    """Make ``factory`` the baseline the ``heuristic`` agent plays tasks of ``kind`` with.
+
+    ``factory(reasoning=...)`` must return an unfitted agent: ``fit(samples)`` gets the training
+    samples of the tasks of ``kind`` and returns the agent, ``act(observations)`` answers
+    observations of those tasks in the given format. A kind that already has a baseline is an
+    error (:func:`unregister_baseline` it first). Returns ``factory``.
+    """
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"register_baseline expects a task kind (a non-empty str), got {kind!r}")
+    if not callable(factory):
+        raise TypeError(f"register_baseline expects a factory callable as factory(reasoning=...), "
+                        f"got {factory!r}")
+    if kind in BASELINES:
+        raise ValueError(f"kind {kind!r} already has a baseline ({BASELINES[kind]!r}); "
+                         "unregister_baseline it first")
+    BASELINES[kind] = factory
+    return factory
+
+
+def unregister_baseline(kind: str) -> None:
+    """Remove the baseline of ``kind`` (the inverse of :func:`register_baseline`)."""
+    if kind not in BASELINES:
+        raise ValueError(f"no baseline is registered for kind {kind!r}; kinds with one: "
+                         f"{', '.join(BASELINES) or 'none'}")
+    del BASELINES[kind]
+
+
+@contextmanager
+def registered_baseline(kind: str, factory: BaselineFactory) -> Iterator[BaselineFactory]:
+    """``factory`` registered as the baseline of ``kind`` for a ``with`` block (for tests)."""
+    register_baseline(kind, factory)
+    try:
+        yield factory
+    finally:
+        if BASELINES.get(kind) is factory:
+            del BASELINES[kind]
+
+
+for _cls in (DrainParser, RuleAnomalyDetector, RetrievalAgent):
+    register_baseline(_cls.kind, _cls)
+
+
+def _kind_of(task: str) -> str:
+    cls = TASKS.get(task)
+    if cls is None:
+        raise ValueError(f"the heuristic agent got an observation of {task!r}, which is not a "
+                         f"registered task; registered tasks: {', '.join(TASKS)}")
+    kind = cls.kind
+    if kind not in BASELINES:
+        raise ValueError(
+            f"the heuristic agent has no baseline for task {task!r} of kind {kind!r} (kinds with "
+            f"one: {', '.join(BASELINES)}); add one with "
+            f"rlog_env.agents.baselines.register_baseline({kind!r}, factory), where "
+            "factory(reasoning=...) returns an agent with fit(samples) and act(observations)"
+        )
+    return kind
 
 
 class HeuristicAgent(Baseline):
-    """Drain (parsing), rules (anomaly detection) and retrieval (text tasks) as one agent.
+    """The baseline of each task's kind (:data:`BASELINES`) as one agent.
 
     Arguments:
         reasoning: the output format of every answer (``think-first``, ``answer-first``, ``none``).
         name: the agent's name on the leaderboard.
 
-    Fitted attributes: ``parser_`` (:class:`DrainParser`), ``detector_``
-    (:class:`RuleAnomalyDetector`), ``retriever_`` (:class:`RetrievalAgent`, or ``None`` when no
-    free-text training samples were given).
+    Fitted attributes: ``baselines_`` (kind -> that kind's baseline, fitted on the training
+    samples of the tasks of that kind; a kind with no training samples is absent and gets an
+    unfitted baseline when it is played).
     """
 
     def __init__(self, reasoning: str = THINK_FIRST, name: str = "heuristic"):
@@ -37,41 +102,42 @@ class HeuristicAgent(Baseline):
         self.name = name
 
     def fit(self, samples: Sequence[Sample]) -> "HeuristicAgent":
-        """Fit each task's baseline on that task's training samples; returns the agent.
+        """Fit each kind's baseline on the training samples of that kind's tasks; returns the agent.
 
         Fit on the training samples of every task the agent will play (the evaluation runner
-        passes the training split of each environment it evaluates).
+        passes the training split of each environment it evaluates). Samples of tasks that are
+        not registered, or whose kind has no baseline, are ignored.
         """
         self._check_params()
-        by_task: dict[str, list[Sample]] = {}
+        by_kind: dict[str, list[Sample]] = {}
         for sample in samples:
-            by_task.setdefault(sample.task, []).append(sample)
-        self.parser_ = DrainParser(self.reasoning).fit(by_task.get(PARSING, []))
-        self.detector_ = RuleAnomalyDetector(self.reasoning).fit(by_task.get(ANOMALY, []))
-        text = [s for task in TEXT_TASKS for s in by_task.get(task, [])]
-        self.retriever_ = RetrievalAgent(self.reasoning).fit(text) if text else None
+            cls = TASKS.get(sample.task)
+            if cls is not None and cls.kind in BASELINES:
+                by_kind.setdefault(cls.kind, []).append(sample)
+        self.baselines_ = {kind: BASELINES[kind](reasoning=self.reasoning).fit(group)
+                           for kind, group in by_kind.items()}
         return self
 
-    def _agent_for(self, task: str) -> Baseline:
-        if task == PARSING:
-            # Unfitted: an empty miner per system, i.e. the masked message as the template.
-            return getattr(self, "parser_", None) or DrainParser(self.reasoning)
-        if task == ANOMALY:
-            return getattr(self, "detector_", None) or RuleAnomalyDetector(self.reasoning)
-        retriever = getattr(self, "retriever_", None)
-        # An unfitted retriever raises NotFittedError naming what to do.
-        return retriever if retriever is not None else RetrievalAgent(self.reasoning)
+    def _agent_for(self, kind: str) -> Agent:
+        agent = getattr(self, "baselines_", {}).get(kind)
+        # Unfitted: Drain with an empty miner per system (the masked message as the template),
+        # the rules as they are, retrieval raising NotFittedError naming what to do.
+        return agent if agent is not None else BASELINES[kind](reasoning=self.reasoning)
 
     def act(self, observations: Sequence[Observation]) -> list[str]:
+        """One answer per observation, each from the baseline of its task's kind.
+
+        Raises ``ValueError`` for an observation of a task that is not registered, or whose kind
+        has no baseline (the message says how to add one).
+        """
         self._check_params()
-        check_tasks(self.name, observations, tuple(TASKS))
-        answers: list[str | None] = [None] * len(observations)
         groups: dict[str, list[int]] = {}
         for i, observation in enumerate(observations):
-            groups.setdefault(observation.task, []).append(i)
-        for task, positions in groups.items():
-            agent = self._agent_for(task)
-            if agent.reasoning != self.reasoning:  # a fitted sub-agent follows the agent's format
+            groups.setdefault(_kind_of(observation.task), []).append(i)
+        answers: list[str | None] = [None] * len(observations)
+        for kind, positions in groups.items():
+            agent = self._agent_for(kind)
+            if agent.reasoning != self.reasoning:  # a fitted baseline follows the agent's format
                 agent.reasoning = self.reasoning
             for i, answer in zip(positions, agent.act([observations[i] for i in positions])):
                 answers[i] = answer

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 from rlog_env.agents.base import Observation
-from rlog_env.agents.baselines._common import Baseline, check_tasks, clip, plural
-from rlog_env.tasks import THINK_FIRST, Sample
-
-TASK = "log_parsing"
+from rlog_env.agents.baselines._common import Baseline, check_kinds, clip, plural, task_kind
+from rlog_env.tasks import TEMPLATE, THINK_FIRST, Sample
 DRAIN3_VERSION = "0.9.11"
 
 # (mask name, regular expression, why the match is a variable). Applied in this order, each to
@@ -85,7 +83,7 @@ def to_wildcards(template: str) -> str:
 
 
 class DrainParser(Baseline):
-    """Drain with masking rules, one template miner per system.
+    """Drain with masking rules, one template miner per system (tasks of kind ``template``).
 
     Arguments:
         reasoning: the output format (``think-first``, ``answer-first`` or ``none``).
@@ -99,6 +97,8 @@ class DrainParser(Baseline):
     Fitted attributes: ``miners_`` (system -> drain3 ``TemplateMiner``), ``n_messages_``
     (system -> number of training messages).
     """
+
+    kind: ClassVar[str] = TEMPLATE
 
     def __init__(self, reasoning: str = THINK_FIRST, sim_th: float = 0.5, depth: int = 4,
                  max_children: int = 100, online: bool = False, name: str = "drain"):
@@ -130,14 +130,14 @@ class DrainParser(Baseline):
     def fit(self, samples: Sequence[Sample]) -> "DrainParser":
         """One miner per system, fed that system's training messages in order.
 
-        Samples of other tasks are ignored. Returns the parser.
+        Samples of tasks of another kind are ignored. Returns the parser.
         """
         self._check_params()
         _import_drain3()
         miners: dict[str, Any] = {}
         counts: Counter = Counter()
         for sample in samples:
-            if sample.task != TASK:
+            if task_kind(sample.task) != self.kind:
                 continue
             miner = miners.get(sample.domain)
             if miner is None:
@@ -200,7 +200,7 @@ class DrainParser(Baseline):
     def act(self, observations: Sequence[Observation]) -> list[str]:
         """One template per observation (``observation.logs``: the message; ``domain``: its system)."""
         self._check_params()
-        check_tasks(self.name, observations, (TASK,))
+        check_kinds(self.name, observations, (self.kind,))
         answers = []
         for observation in observations:
             result = self.parse(observation.logs, observation.domain)

@@ -1,10 +1,9 @@
 """Retrieval for the free-text tasks: the reference of the most similar training sample.
 
-:class:`RetrievalAgent` indexes the logs of the training samples it is fitted on with TF-IDF
-(sublinear term frequency, smoothed idf, cosine similarity; numpy, no scikit-learn), one index
-per task. For an observation it finds the most similar training logs of the same task — among
-the same system's samples when there are any — and answers with that sample's reference:
-interpretation, root cause or solution.
+:class:`RetrievalAgent` indexes the logs of the training samples of every task of kind ``text``
+with TF-IDF (sublinear term frequency, smoothed idf, cosine similarity; numpy, no scikit-learn),
+one index per task. For an observation it finds the most similar training logs of the same task
+— among the same system's samples when there are any — and answers with that sample's reference.
 
 It must be fitted on the **training** split of the task and source it is evaluated on, never on
 the split being evaluated (the evaluation runner passes ``train``); ``fit`` refuses samples whose
@@ -18,14 +17,14 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from rlog_env.agents.base import Observation
-from rlog_env.agents.baselines._common import Baseline, NotFittedError, check_tasks, clip
+from rlog_env.agents.baselines._common import Baseline, NotFittedError, check_kinds, clip, task_kind
 from rlog_env.agents.baselines.anomaly import inspect_logs
-from rlog_env.tasks import TEXT_TASKS, THINK_FIRST, Sample
+from rlog_env.tasks import TASKS, TEXT, THINK_FIRST, Sample
 
 _WORD = re.compile(r"[a-z][a-z0-9]*")
 STOP_WORDS = frozenset("""
@@ -101,7 +100,8 @@ def _unit(vector: dict[str, float]) -> dict[str, float]:
 
 
 class RetrievalAgent(Baseline):
-    """The reference answer of the most similar training sample (TF-IDF, cosine similarity).
+    """The reference answer of the most similar training sample (TF-IDF, cosine similarity),
+    for tasks of kind ``text``.
 
     Arguments:
         reasoning: the output format (``think-first``, ``answer-first`` or ``none``).
@@ -114,13 +114,15 @@ class RetrievalAgent(Baseline):
     any training sample).
     """
 
+    kind: ClassVar[str] = TEXT
+
     def __init__(self, reasoning: str = THINK_FIRST, same_domain: bool = True, name: str = "retrieval"):
         self.reasoning = reasoning
         self.same_domain = same_domain
         self.name = name
 
     def fit(self, samples: Sequence[Sample]) -> "RetrievalAgent":
-        """Index the training samples of each free-text task; other tasks are ignored.
+        """Index the training samples of each task of kind ``text``; other tasks are ignored.
 
         Raises ``ValueError`` for samples of a test split: retrieval must never see the split it
         is evaluated on.
@@ -128,7 +130,7 @@ class RetrievalAgent(Baseline):
         self._check_params()
         grouped: dict[str, list[Sample]] = {}
         for sample in samples:
-            if sample.task not in TEXT_TASKS:
+            if task_kind(sample.task) != self.kind:
                 continue
             if str(sample.meta.get("split", "")).lower() == "test":
                 raise ValueError(
@@ -168,7 +170,7 @@ class RetrievalAgent(Baseline):
 
     def act(self, observations: Sequence[Observation]) -> list[str]:
         self._check_params()
-        check_tasks(self.name, observations, TEXT_TASKS)
+        check_kinds(self.name, observations, (self.kind,))
         answers = []
         for observation in observations:
             found = self.retrieve(observation)
@@ -184,12 +186,8 @@ def _commonest(samples: Sequence[Sample]) -> str:
     return min(counts, key=lambda r: (-counts[r], first[r]))
 
 
-_WHAT = {"log_interpretation": "interpretation", "root_cause_analysis": "root cause",
-         "solution_recommendation": "solution"}
-
-
 def _trace(observation: Observation, found: dict) -> str:
-    what = _WHAT.get(observation.task, "answer")
+    what = TASKS[observation.task].answer_noun
     inspection = inspect_logs(observation.logs)
     steps = []
     if inspection.fired:

