@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from rlog_env import cli
 
 
@@ -46,3 +48,29 @@ def test_eval_on_a_real_split_and_bad_names(tmp_path, data_dir, capsys):
     assert cli.main(["eval", "--agents", "nobody", "--run-dir", str(tmp_path / "x")]) == 2
     assert "unknown agent 'nobody'" in capsys.readouterr().err
     assert cli.main(["leaderboard", str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.parametrize("reasoning", ["answer-first", "none", "think-first"])
+def test_eval_reasoning_makes_the_builtin_agents_write_that_format(tmp_path, capsys, reasoning):
+    from rlog_env.envs import default_env_ids
+    from rlog_env.leaderboard.results import read_header, read_results
+    from rlog_env.tasks import get_task
+
+    run = tmp_path / "run"
+    assert cli.main(["eval", "--agents", "heuristic", "echo", "--reasoning", reasoning, "--episodes", "10",
+                     "--run-dir", str(run)]) == 0
+    capsys.readouterr()
+    assert read_header(run)["config"]["reasoning"] == reasoning
+    records = list(read_results(run))
+    assert {r["env"] for r in records} == set(default_env_ids())
+    assert len(records) == 2 * 10 * len(default_env_ids())
+    for record in records:
+        assert record["reasoning"] == reasoning
+        parsed = get_task(record["task"], reasoning).parse(record["answer"])
+        assert parsed.well_formed and parsed.answer, (record["env"], record["answer"][:120])
+        assert record["metrics"]["well_formed"] is True
+        if reasoning == "answer-first":
+            assert record["answer"].startswith("<answer>")
+        elif reasoning == "none":
+            assert "<answer>" not in record["answer"] and "<think>" not in record["answer"]
+    assert cli.main(["rescore", str(run)]) == 0

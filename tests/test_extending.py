@@ -183,13 +183,18 @@ def test_heuristic_says_it_has_no_baseline_for_the_kind(toy):
 
     env = gym.make(toy.env_id, split="test")
     observation = Observation.from_reset(*env.reset(options={"index": 0}))
-    agent = make_agent("heuristic")
-    with pytest.raises(ValueError, match="level"):
-        agent.act([observation])
+    with pytest.raises(ValueError, match=r"no baseline for task 'last_line_level' of kind 'level'.*"
+                                         r"register_baseline\('level', factory\)"):
+        make_agent("heuristic").act([observation])
 
 
-def test_reasoning_data_says_it_has_no_grounding_for_the_kind(toy, tmp_path):
-    from rlog_env.datasets.reasoning import write_reasoning_dataset
+def test_rlog_data_reasoning_says_it_has_no_grounding_for_the_kind(toy, tmp_path, capsys):
+    from rlog_env.cli import main
 
-    with pytest.raises(ValueError, match="level"):
-        write_reasoning_dataset(tmp_path / "out", source="toylines", tasks=(toy.name,), episodes=5)
+    status = main(["data", "reasoning", "--source", "toylines", "--tasks", toy.name,
+                   "--out", str(tmp_path / "out"), "--episodes", "5"])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "no trajectory grounding for kind 'level' of task 'last_line_level'" in error
+    assert "register_grounding" in error
+    assert not (tmp_path / "out" / "trajectories.jsonl").exists()

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from rlog_env._registry import Registry
 from rlog_env.datasets import hdfs, loghub, loglm, sim
 from rlog_env.datasets.base import (
     DATA_DIR_ENV,
@@ -142,17 +143,10 @@ def _sim_training_domains(domains: tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(d for d in (domains or ()) if d != sim.UNSEEN) or (sim.SEEN,)
 
 
-SOURCES: dict[str, SourceSpec] = {}
-
-
-def register_source(spec: SourceSpec) -> SourceSpec:
-    """Register ``spec`` under its ``name`` (from outside the package too); a name already
-    taken, or a task that is not registered, is a ``ValueError``."""
+def _check(name: str, spec: SourceSpec) -> None:
+    """A source serves registered tasks, in known splits."""
     if not isinstance(spec, SourceSpec):
         raise TypeError(f"register_source expects a SourceSpec, got {type(spec).__name__}")
-    if spec.name in SOURCES:
-        raise ValueError(f"a source named {spec.name!r} is already registered; pick another name, "
-                         "or unregister_source it first")
     unknown = [t for t in spec.tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"source {spec.name!r} serves unregistered task(s) {', '.join(unknown)}; "
@@ -160,28 +154,32 @@ def register_source(spec: SourceSpec) -> SourceSpec:
     bad_splits = [s for s in spec.splits if s not in SPLITS]
     if bad_splits:
         raise ValueError(f"source {spec.name!r} declares split(s) {bad_splits}; splits are {', '.join(SPLITS)}")
-    SOURCES[spec.name] = spec
-    return spec
+
+
+SOURCES: Registry = Registry("source", _check)
+
+
+def register_source(spec: SourceSpec) -> SourceSpec:
+    """Register ``spec`` under its ``name`` (from outside the package too); a name already
+    taken, or a task that is not registered, is a ``ValueError``."""
+    return SOURCES.add(getattr(spec, "name", None), spec)
 
 
 def unregister_source(name: str) -> None:
     """Remove the source ``name`` and forget what was loaded from it (the inverse of
     :func:`register_source`)."""
-    if name not in SOURCES:
-        raise ValueError(f"no source named {name!r} is registered")
-    del SOURCES[name]
+    SOURCES.remove(name)
     _load.cache_clear()
 
 
 @contextmanager
 def registered_source(spec: SourceSpec) -> Iterator[SourceSpec]:
     """``spec`` registered for the duration of a ``with`` block (for tests)."""
-    register_source(spec)
     try:
-        yield spec
+        with SOURCES.registered(getattr(spec, "name", None), spec):
+            yield spec
     finally:
-        if SOURCES.get(spec.name) is spec:
-            unregister_source(spec.name)
+        _load.cache_clear()  # nothing loaded from it outlives it
 
 
 def sources_for(task: str) -> tuple[str, ...]:

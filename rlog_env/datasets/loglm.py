@@ -1,4 +1,4 @@
-"""LogLM instruction data: all five tasks (Liu et al., ICSE 2025 SEIP; Apache-2.0).
+"""LogLM instruction data: parsing, anomaly detection and the free-text tasks (Liu et al., ICSE 2025 SEIP; Apache-2.0).
 
 Layout: ``loglm/instruction_dataset_of_loglm.json`` and, where present,
 ``loglm/test_set/{log_interpretation,root_cause_analysis,solution_recommendation}_test.json``;

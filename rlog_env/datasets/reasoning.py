@@ -20,13 +20,13 @@ import os
 import re
 import tempfile
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from rlog_env._registry import Registry
 from rlog_env.tasks import LABEL, TEMPLATE, TEXT, Sample, get_task, parse_completion
 from rlog_env.tasks.formats import ANSWER_FIRST, NO_TAGS, THINK_FIRST, check_format, write_completion
 from rlog_env.tasks.registry import TASKS
@@ -591,42 +591,34 @@ class Grounding:
     extras: Callable[[Sample], Sequence[str]] = log_extras
 
 
-GROUNDINGS: dict[str, Grounding] = {}
+def _check(kind: str, grounding: Grounding) -> None:
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"kind expects a non-empty str (a task kind), got {kind!r}")
+    if not callable(grounding.steps) or not callable(grounding.extras):
+        raise TypeError("register_grounding expects steps (and extras, if given) to be callables "
+                        "taking a Sample")
+
+
+GROUNDINGS: Registry = Registry("trajectory grounding for kind", _check,
+                                "register one with rlog_env.datasets.reasoning.register_grounding")
 
 
 def register_grounding(kind: str, steps: Callable[[Sample], Mapping[str, str]],
                        extras: Callable[[Sample], Sequence[str]] | None = None) -> Grounding:
     """Register how trajectories of tasks of ``kind`` are grounded (see :class:`Grounding`;
     ``extras`` defaults to :func:`log_extras`); a kind already registered is a ``ValueError``."""
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"kind expects a non-empty str (a task kind), got {kind!r}")
-    if not callable(steps) or (extras is not None and not callable(extras)):
-        raise TypeError("register_grounding expects steps (and extras, if given) to be callables "
-                        "taking a Sample")
-    if kind in GROUNDINGS:
-        raise ValueError(f"kind {kind!r} already has a trajectory grounding; unregister_grounding it first")
-    grounding = Grounding(kind, steps, extras or log_extras)
-    GROUNDINGS[kind] = grounding
-    return grounding
+    return GROUNDINGS.add(kind, Grounding(kind, steps, extras or log_extras))
 
 
 def unregister_grounding(kind: str) -> None:
     """Remove the grounding of ``kind`` (the inverse of :func:`register_grounding`)."""
-    if kind not in GROUNDINGS:
-        raise ValueError(f"no trajectory grounding is registered for kind {kind!r}")
-    del GROUNDINGS[kind]
+    GROUNDINGS.remove(kind)
 
 
-@contextmanager
 def registered_grounding(kind: str, steps: Callable[[Sample], Mapping[str, str]],
-                         extras: Callable[[Sample], Sequence[str]] | None = None) -> Iterator[Grounding]:
+                         extras: Callable[[Sample], Sequence[str]] | None = None):
     """A grounding registered for the duration of a ``with`` block (for tests)."""
-    grounding = register_grounding(kind, steps, extras)
-    try:
-        yield grounding
-    finally:
-        if GROUNDINGS.get(kind) is grounding:
-            del GROUNDINGS[kind]
+    return GROUNDINGS.registered(kind, Grounding(kind, steps, extras or log_extras))
 
 
 def grounding_for(task: str) -> Grounding:

@@ -54,8 +54,8 @@ class _EnvFactory:
         self.env_id, self.kwargs = env_id, dict(kwargs)
 
     def __call__(self) -> gym.Env:
-        import rlog_env  # noqa: F401  (registers the ids in a fresh worker process)
-
+        # In a fresh worker, unpickling this factory imported rlog_env.envs.vector, and with it
+        # the package (parents are imported first), which registers the built-in ids.
         return gym.make(self.env_id, **self.kwargs)
 
 

@@ -29,11 +29,11 @@ The results are :func:`~rlog_env.leaderboard.metrics.parsing_metrics`, ``anomaly
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from rlog_env._registry import Registry
 from rlog_env.datasets import SOURCES
 from rlog_env.leaderboard.metrics import (
     MeanBootstrap,
@@ -113,9 +113,6 @@ class FieldMetrics(Protocol):
 
 
 FieldMetricsFactory = Callable[[], FieldMetrics]
-
-# Task kind -> the factory of its cells' field-metric accumulators (register_field_metrics).
-FIELD_METRICS: dict[str, FieldMetricsFactory] = {}
 
 # Step metrics that say how the answer was written, not how good it is.
 _FORMAT_ENTRIES = frozenset({"well_formed", "answer_empty"})
@@ -238,38 +235,33 @@ class FreeTextMetrics:
         raise ValueError("the free-text metrics have no headline metric")
 
 
-def register_field_metrics(kind: str, factory: FieldMetricsFactory) -> FieldMetricsFactory:
-    """Make ``factory()`` the field-metric accumulator (a :class:`FieldMetrics`) of every
-    leaderboard cell whose task is of ``kind``; a kind already registered is an error
-    (:func:`unregister_field_metrics` it first). Returns ``factory``."""
+def _check(kind: str, factory: FieldMetricsFactory) -> None:
     if not isinstance(kind, str) or not kind:
         raise ValueError(f"register_field_metrics expects a task kind (a non-empty string), got {kind!r}")
     if not callable(factory):
         raise TypeError(f"register_field_metrics expects a factory of FieldMetrics, got {factory!r}")
-    if kind in FIELD_METRICS:
-        raise ValueError(f"field metrics for kind {kind!r} are already registered; "
-                         "unregister_field_metrics it first")
-    FIELD_METRICS[kind] = factory
-    return factory
+
+
+# Task kind -> the factory of its cells' field-metric accumulators (register_field_metrics).
+FIELD_METRICS: Registry = Registry("field metrics for kind", _check)
+
+
+def register_field_metrics(kind: str, factory: FieldMetricsFactory) -> FieldMetricsFactory:
+    """Make ``factory()`` the field-metric accumulator (a :class:`FieldMetrics`) of every
+    leaderboard cell whose task is of ``kind``; a kind already registered is an error
+    (:func:`unregister_field_metrics` it first). Returns ``factory``."""
+    return FIELD_METRICS.add(kind, factory)
 
 
 def unregister_field_metrics(kind: str) -> None:
     """Remove the field metrics of ``kind`` (the inverse of :func:`register_field_metrics`):
     its tasks fall back to :class:`MeanMetrics`."""
-    if kind not in FIELD_METRICS:
-        raise ValueError(f"no field metrics are registered for kind {kind!r}")
-    del FIELD_METRICS[kind]
+    FIELD_METRICS.remove(kind)
 
 
-@contextmanager
-def registered_field_metrics(kind: str, factory: FieldMetricsFactory) -> Iterator[FieldMetricsFactory]:
+def registered_field_metrics(kind: str, factory: FieldMetricsFactory):
     """``factory`` registered for ``kind`` for the duration of a ``with`` block (for tests)."""
-    register_field_metrics(kind, factory)
-    try:
-        yield factory
-    finally:
-        if FIELD_METRICS.get(kind) is factory:
-            del FIELD_METRICS[kind]
+    return FIELD_METRICS.registered(kind, factory)
 
 
 def field_metrics_for(task: str) -> FieldMetrics:

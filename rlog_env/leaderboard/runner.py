@@ -77,7 +77,7 @@ class EvalConfig:
 @dataclass
 class Plan:
     """The episodes of one environment in a run: ``indices`` is a ``range`` (never a list of
-    every index: a plan of 100,000 episodes holds three integers)."""
+    every index: a plan of any length holds three integers)."""
 
     env_id: str
     task: str

@@ -8,9 +8,7 @@ derived from this registry, never written out.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
+from rlog_env._registry import Registry
 from rlog_env.tasks.anomaly_detection import AnomalyDetection
 from rlog_env.tasks.base import TEXT, Task
 from rlog_env.tasks.formats import THINK_FIRST
@@ -20,17 +18,12 @@ from rlog_env.tasks.root_cause_analysis import RootCauseAnalysis
 from rlog_env.tasks.schemes import RLOG
 from rlog_env.tasks.solution_recommendation import SolutionRecommendation
 
-TASKS: dict[str, type[Task]] = {}
-
 _REQUIRED = ("name", "kind", "env_id", "title", "default_instruction", "answer_rule", "rlog_answer_range")
 
 
-def register_task(cls: type[Task]) -> type[Task]:
-    """Register the task class ``cls`` under its ``name`` (usable as a class decorator).
-
-    The class must be a concrete :class:`~rlog_env.tasks.base.Task` subclass that declares
-    every class attribute a task has; a name or environment id already taken is an error.
-    """
+def _check(name: str, cls: type[Task]) -> None:
+    """A task class must be a concrete Task that declares every class attribute a task has, with
+    an environment id of its own."""
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise TypeError(f"register_task expects a Task subclass, got {cls!r}")
     missing = [attr for attr in _REQUIRED if not hasattr(cls, attr)]
@@ -39,39 +32,38 @@ def register_task(cls: type[Task]) -> type[Task]:
                         "a task sets each of these class attributes (see CONTRIBUTING.md)")
     if getattr(cls, "__abstractmethods__", None):
         raise TypeError(f"task class {cls.__name__} does not implement {', '.join(sorted(cls.__abstractmethods__))}")
-    if cls.name in TASKS:
-        raise ValueError(f"a task named {cls.name!r} is already registered; pick another name, "
-                         "or unregister_task it first")
-    taken = [t.name for t in TASKS.values() if t.env_id == cls.env_id]
+    taken = [t.name for t in TASKS.values() if t.env_id == cls.env_id and t.name != name]
     if taken:
         raise ValueError(f"environment id {cls.env_id!r} already belongs to task {taken[0]!r}")
-    TASKS[cls.name] = cls
-    return cls
+
+
+TASKS: Registry = Registry("task", _check)
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Register the task class ``cls`` under its ``name`` (usable as a class decorator).
+
+    The class must be a concrete :class:`~rlog_env.tasks.base.Task` subclass that declares
+    every class attribute a task has; a name or environment id already taken is an error.
+    """
+    return TASKS.add(getattr(cls, "name", None), cls)
 
 
 def unregister_task(name: str) -> None:
     """Remove the task ``name`` (the inverse of :func:`register_task`)."""
-    if name not in TASKS:
-        raise ValueError(f"no task named {name!r} is registered")
-    del TASKS[name]
+    TASKS.remove(name)
 
 
-@contextmanager
-def registered_task(cls: type[Task]) -> Iterator[type[Task]]:
+def registered_task(cls: type[Task]):
     """The task class ``cls`` registered for the duration of a ``with`` block (for tests)."""
-    register_task(cls)
-    try:
-        yield cls
-    finally:
-        TASKS.pop(cls.name, None)
+    return TASKS.registered(getattr(cls, "name", None), cls)
 
 
 def get_task(name: str, reasoning: str = THINK_FIRST, reward: str = RLOG) -> Task:
     """The task called ``name`` (e.g. ``"anomaly_detection"``) under a format and a scheme."""
-    try:
-        cls = TASKS[name]
-    except KeyError:
-        raise ValueError(f"task expects one of {', '.join(TASKS)}, got {name!r}") from None
+    cls = TASKS.get(name)
+    if cls is None:
+        raise ValueError(f"task expects one of {', '.join(TASKS)}, got {name!r}")
     return cls(reasoning=reasoning, reward=reward)
 
 

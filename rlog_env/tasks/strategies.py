@@ -21,11 +21,12 @@ lists them for the built-in kinds). A strategy may apply only to some domains:
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Iterator, Mapping
 
+from rlog_env._registry import Registry
 from rlog_env.tasks.base import LABEL, TEMPLATE, TEXT
 from rlog_env.tasks.registry import TASKS
 
@@ -138,7 +139,8 @@ def _load() -> dict[str, Strategy]:
     return parse_strategies(raw)
 
 
-STRATEGIES: dict[str, Strategy] = _load()
+STRATEGIES: Registry = Registry("strategy")
+STRATEGIES.update(_load())
 
 
 def _raw(strategy: Strategy) -> dict[str, Any]:
@@ -147,42 +149,35 @@ def _raw(strategy: Strategy) -> dict[str, Any]:
             "domains": list(strategy.domains) if strategy.domains is not None else None}
 
 
-def register_strategy(strategy: Strategy | Mapping[str, Any]) -> Strategy:
-    """Register a strategy for a registered task (from outside the package too): a
-    :class:`Strategy`, or a mapping laid out like one entry of ``strategies.json``. It is
-    validated like the file's entries; a name already taken is a ``ValueError``."""
+def _checked(strategy: Strategy | Mapping[str, Any]) -> Strategy:
+    """``strategy`` validated like the file's entries (a :class:`Strategy` or a mapping laid out
+    like one entry of ``strategies.json``)."""
     if isinstance(strategy, Strategy):
         if len(strategy.actions) != len(strategy.steps):
             raise ValueError(f"strategy {strategy.name!r} expects one action per step, got "
                              f"{len(strategy.actions)} action(s) for {len(strategy.steps)} step(s)")
         strategy = _raw(strategy)
-    checked = _strategy(dict(strategy) if isinstance(strategy, Mapping) else strategy, "register_strategy")
-    if checked.name in STRATEGIES:
-        raise ValueError(f"a strategy named {checked.name!r} is already registered; pick another name, "
-                         "or unregister_strategy it first")
-    STRATEGIES[checked.name] = checked
-    return checked
+    return _strategy(dict(strategy) if isinstance(strategy, Mapping) else strategy, "register_strategy")
+
+
+def register_strategy(strategy: Strategy | Mapping[str, Any]) -> Strategy:
+    """Register a strategy for a registered task (from outside the package too): a
+    :class:`Strategy`, or a mapping laid out like one entry of ``strategies.json``. It is
+    validated like the file's entries; a name already taken is a ``ValueError``."""
+    checked = _checked(strategy)
+    return STRATEGIES.add(checked.name, checked)
 
 
 def unregister_strategy(name: str) -> None:
     """Remove the strategy ``name`` (the inverse of :func:`register_strategy`)."""
-    if name not in STRATEGIES:
-        raise ValueError(f"no strategy named {name!r} is registered")
-    del STRATEGIES[name]
+    STRATEGIES.remove(name)
 
 
 @contextmanager
 def registered_strategies(*strategies: Strategy | Mapping[str, Any]) -> Iterator[tuple[Strategy, ...]]:
     """``strategies`` registered for the duration of a ``with`` block (for tests)."""
-    added: list[Strategy] = []
-    try:
-        for strategy in strategies:
-            added.append(register_strategy(strategy))
-        yield tuple(added)
-    finally:
-        for strategy in added:
-            if STRATEGIES.get(strategy.name) is strategy:
-                del STRATEGIES[strategy.name]
+    with ExitStack() as stack:
+        yield tuple(stack.enter_context(STRATEGIES.registered(c.name, c)) for c in map(_checked, strategies))
 
 
 def has_strategies(task: str) -> bool:

@@ -138,11 +138,11 @@ def test_served_once_its_kind_has_a_grounding_and_it_has_strategies(toy, tmp_pat
 
 
 def test_registering_a_grounding_is_checked_and_reversible():
-    with pytest.raises(ValueError, match="already has a trajectory grounding"):
+    with pytest.raises(ValueError, match="trajectory grounding for kind .text. is already registered"):
         register_grounding("text", level_steps)
     with pytest.raises(TypeError, match="callables"):
         register_grounding(LEVEL, "not a function")
-    with pytest.raises(ValueError, match="no trajectory grounding is registered"):
+    with pytest.raises(ValueError, match="no trajectory grounding for kind .* is registered"):
         unregister_grounding(LEVEL)
     grounding = register_grounding(LEVEL, level_steps)
     try:

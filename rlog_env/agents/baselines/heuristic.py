@@ -9,9 +9,9 @@ another kind (from outside the package too); :func:`unregister_baseline`, or the
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
+from rlog_env._registry import Registry
 from rlog_env.agents.base import Agent, Observation
 from rlog_env.agents.baselines._common import Baseline
 from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector
@@ -23,7 +23,15 @@ from rlog_env.tasks import TASKS, THINK_FIRST, Sample
 # ``fit(samples)`` (returning the agent) and ``act(observations)``.
 BaselineFactory = Callable[..., Agent]
 
-BASELINES: dict[str, BaselineFactory] = {}
+def _check(kind: str, factory: BaselineFactory) -> None:
+    if not isinstance(kind, str) or not kind:
+        raise ValueError(f"register_baseline expects a task kind (a non-empty str), got {kind!r}")
+    if not callable(factory):
+        raise TypeError(f"register_baseline expects a factory callable as factory(reasoning=...), "
+                        f"got {factory!r}")
+
+
+BASELINES: Registry = Registry("baseline for kind", _check)
 
 
 def register_baseline(kind: str, factory: BaselineFactory) -> BaselineFactory:
@@ -34,35 +42,17 @@ def register_baseline(kind: str, factory: BaselineFactory) -> BaselineFactory:
     observations of those tasks in the given format. A kind that already has a baseline is an
     error (:func:`unregister_baseline` it first). Returns ``factory``.
     """
-    if not isinstance(kind, str) or not kind:
-        raise ValueError(f"register_baseline expects a task kind (a non-empty str), got {kind!r}")
-    if not callable(factory):
-        raise TypeError(f"register_baseline expects a factory callable as factory(reasoning=...), "
-                        f"got {factory!r}")
-    if kind in BASELINES:
-        raise ValueError(f"kind {kind!r} already has a baseline ({BASELINES[kind]!r}); "
-                         "unregister_baseline it first")
-    BASELINES[kind] = factory
-    return factory
+    return BASELINES.add(kind, factory)
 
 
 def unregister_baseline(kind: str) -> None:
     """Remove the baseline of ``kind`` (the inverse of :func:`register_baseline`)."""
-    if kind not in BASELINES:
-        raise ValueError(f"no baseline is registered for kind {kind!r}; kinds with one: "
-                         f"{', '.join(BASELINES) or 'none'}")
-    del BASELINES[kind]
+    BASELINES.remove(kind)
 
 
-@contextmanager
-def registered_baseline(kind: str, factory: BaselineFactory) -> Iterator[BaselineFactory]:
+def registered_baseline(kind: str, factory: BaselineFactory):
     """``factory`` registered as the baseline of ``kind`` for a ``with`` block (for tests)."""
-    register_baseline(kind, factory)
-    try:
-        yield factory
-    finally:
-        if BASELINES.get(kind) is factory:
-            del BASELINES[kind]
+    return BASELINES.registered(kind, factory)
 
 
 for _cls in (DrainParser, RuleAnomalyDetector, RetrievalAgent):

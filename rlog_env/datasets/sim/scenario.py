@@ -212,7 +212,7 @@ def _fault_entities(catalogue: Catalogue, fault_id: str) -> tuple[tuple[tuple[st
 
 
 class Scenario:
-    """A generated scenario and everything the five tasks need from it.
+    """A generated scenario and everything the simulator's tasks need from it.
 
     Attributes: ``family``, ``faults`` (fault ids), ``entities`` (the scenario's fixed values),
     ``lines`` (:class:`Line` each), ``texts`` (the lines' text), ``labels`` (whether each line is

@@ -3,15 +3,15 @@
 The simulator only reads each sample's uniform floats, a block at a time, so it asks
 :func:`sample_stream` for them: the C module ``_stream`` (built by setup.py when a C compiler is
 there) seeds and runs NumPy's SeedSequence and PCG64 itself and hands out the floats of
-``Generator.random`` bit for bit, at a tenth of the cost of building NumPy objects per sample,
-which took a quarter of an anomaly-detection episode. It is checked against NumPy once per
+``Generator.random`` bit for bit, far cheaper than building NumPy objects per sample (the
+figures are in BENCHMARKS.md). It is checked against NumPy once per
 process; without it, or should it ever disagree, the floats come from :func:`sample_generator`.
 
 Every simulated sample has its own generator, seeded from ``SeedSequence([root, task, index,
-attempt])`` (DESIGN: never ``seed + index``). Building it the plain way costs ≈ 25 µs, a tenth
-of an episode: most of it is NumPy-scalar arithmetic inside ``SeedSequence.generate_state``
-and the conversion of a Python list to entropy words. :func:`sample_generator` returns the
-same generator (bit for bit: the same PCG64 state) in about a third of the time:
+attempt])`` (DESIGN: never ``seed + index``). Building it the plain way is dominated by
+NumPy-scalar arithmetic inside ``SeedSequence.generate_state`` and the conversion of a Python
+list to entropy words. :func:`sample_generator` returns the same generator (bit for bit: the
+same PCG64 state) faster:
 
 - the entropy is handed to NumPy's own ``SeedSequence`` already as ``uint32`` words (what
   ``SeedSequence`` turns a list of ints into), so NumPy still mixes the entropy pool;

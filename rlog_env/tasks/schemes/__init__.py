@@ -9,44 +9,35 @@ outside the package too) and :func:`unregister_scheme` removes it.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
+from rlog_env._registry import Registry
 from rlog_env.tasks.schemes.base import RewardScheme
 from rlog_env.tasks.schemes.grounded import GROUNDED, GroundedScheme
 from rlog_env.tasks.schemes.hardened import HARDENED, HardenedScheme, register_hardening
 from rlog_env.tasks.schemes.rlog import RLOG, RLogScheme
 from rlog_env.tasks.schemes.unit import UNIT, UnitScheme
 
-SCHEMES: dict[str, RewardScheme] = {}
+
+def _check(name: str, scheme: RewardScheme) -> None:
+    if not isinstance(scheme, RewardScheme):
+        raise TypeError(f"register_scheme expects a RewardScheme, got {type(scheme).__name__}")
+
+
+SCHEMES: Registry = Registry("reward scheme", _check)
 
 
 def register_scheme(scheme: RewardScheme) -> RewardScheme:
     """Register ``scheme`` under its ``name``; a name already taken is a ``ValueError``."""
-    if not isinstance(scheme, RewardScheme):
-        raise TypeError(f"register_scheme expects a RewardScheme, got {type(scheme).__name__}")
-    if scheme.name in SCHEMES:
-        raise ValueError(f"a reward scheme named {scheme.name!r} is already registered; "
-                         "pick another name, or unregister_scheme it first")
-    SCHEMES[scheme.name] = scheme
-    return scheme
+    return SCHEMES.add(getattr(scheme, "name", None), scheme)
 
 
 def unregister_scheme(name: str) -> None:
     """Remove the scheme ``name`` (the inverse of :func:`register_scheme`)."""
-    if name not in SCHEMES:
-        raise ValueError(f"no reward scheme named {name!r} is registered")
-    del SCHEMES[name]
+    SCHEMES.remove(name)
 
 
-@contextmanager
-def registered_scheme(scheme: RewardScheme) -> Iterator[RewardScheme]:
+def registered_scheme(scheme: RewardScheme):
     """``scheme`` registered for the duration of a ``with`` block (for tests)."""
-    register_scheme(scheme)
-    try:
-        yield scheme
-    finally:
-        SCHEMES.pop(scheme.name, None)
+    return SCHEMES.registered(getattr(scheme, "name", None), scheme)
 
 
 def get_scheme(name: str) -> RewardScheme:
