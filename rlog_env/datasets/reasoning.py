@@ -350,7 +350,7 @@ def _hdfs_lifecycle(logs: str) -> dict[str, str]:
 
 # -- the free-text tasks --------------------------------------------------------------------
 # The reference texts the simulator's catalogue writes for each fault, and how a trajectory
-# concludes on each: which one a sample's reference is written from is read off the reference.
+# concludes on each; a simulated sample's facts["reference_field"] says which its reference is.
 _REFERENCE_FIELDS = {"interpretation": "the logs show", "root_cause": "the root cause is",
                      "solution": "the fix addresses"}
 
@@ -384,23 +384,12 @@ def _event_regex(template) -> re.Pattern:
     return re.compile(lead + "".join(parts))
 
 
-def _template_regex(template) -> re.Pattern:
-    """A regex matching any rendering of a catalogue text template (placeholders: any text)."""
-    return re.compile("".join(re.escape(literal) + (".+?" if name is not None else "")
-                              for literal, name in template.pieces), re.DOTALL)
-
-
-def _answered_field(fault, reference: str) -> str | None:
-    """The field of ``fault`` (:data:`_REFERENCE_FIELDS`) whose template the sample's
-    reference starts with, or ``None``."""
-    found = [key for key in _REFERENCE_FIELDS if _template_regex(getattr(fault, key)).match(reference)]
-    return found[0] if len(found) == 1 else None
-
-
 def _fault_views(sample: Sample, catalogue) -> list[_FaultView]:
     lines = _lines(sample.logs) or [sample.logs.strip()]
     views = []
-    answers = None
+    answers = sample.facts.get("reference_field")
+    if answers not in _REFERENCE_FIELDS:
+        answers = None
     for fault_id in sample.facts.get("faults", ()):
         fault = catalogue.faults.get(fault_id) if catalogue is not None else None
         if fault is None:
@@ -415,10 +404,8 @@ def _fault_views(sample: Sample, catalogue) -> list[_FaultView]:
                     for k, v in m.groupdict().items():
                         if k in fault.entities or k in catalogue.families[fault.family].entities:
                             entities.setdefault(k, v)
-        # Keep only captures confirmed by the sample's own reference: rendering the template
-        # the reference is written from (read off the first fault's) must give it back.
-        if not views:
-            answers = _answered_field(fault, sample.reference)
+        # Keep only captures confirmed by the sample's own reference: rendering the catalogue
+        # text the reference is written from (the simulator says which) must give it back.
         own = getattr(fault, answers) if answers is not None else None
         confirmed: dict[str, str] = {}
         if own is not None and set(own.names) <= set(entities):

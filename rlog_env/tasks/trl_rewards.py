@@ -31,8 +31,9 @@ from rlog_env.tasks.schemes import RLOG
 class GroupRewards:
     """The rewards of the last batch a reward function scored, for its sibling to reuse.
 
-    Keyed by the batch's rows and completion texts (compared by value), so a different batch,
-    or the same function called twice, never reads a stale entry.
+    Keyed by the batch's rows (task, reference, logs, facts) and completion texts, compared by
+    value, so a different batch never reads a stale entry. The functions sharing it are made
+    with the same format and scheme (:func:`trl_reward_functions`).
     """
 
     def __init__(self) -> None:
@@ -95,7 +96,8 @@ class _TaskRewardFunction:
         # a task, a reference, logs and facts is a GRPO group, scored as one (reference analysed once).
         rows = list(zip(task, reference, logs, facts))
         texts = [completion_text(c) for c in completions]
-        key = (self.reasoning, self.reward, _frozen(rows), tuple(texts))
+        # Compared by value; TRL passes the same objects to both functions, so it is quick.
+        key = (self.task, self.reasoning, self.reward, rows, texts)
         rewards = self._cache.get(key)
         if rewards is None:
             rewards = self._score(rows, texts)
@@ -130,13 +132,6 @@ class AnswerReward(_TaskRewardFunction):
     """The answer part of a task's reward, as a TRL reward function."""
 
     part = "answer"
-
-
-def _frozen(value: Any) -> Any:
-    """``value`` with its lists made tuples, so a batch's rows compare and hash by value."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(v) for v in value)
-    return value
 
 
 def trl_reward_functions(task: str | None, reasoning: str = THINK_FIRST, reward: str = RLOG) -> list:

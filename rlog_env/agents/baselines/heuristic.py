@@ -23,6 +23,7 @@ from rlog_env.tasks import TASKS, THINK_FIRST, Sample
 # ``fit(samples)`` (returning the agent) and ``act(observations)``.
 BaselineFactory = Callable[..., Agent]
 
+
 def _check(kind: str, factory: BaselineFactory) -> None:
     if not isinstance(kind, str) or not kind:
         raise ValueError(f"register_baseline expects a task kind (a non-empty str), got {kind!r}")

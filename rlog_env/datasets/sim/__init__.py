@@ -202,8 +202,11 @@ class SimSource:
         # Only the facts this reference states, by the grounded scheme's own rule: the
         # reference must earn the top reward.
         facts = tuple(stated_facts(reference, scenario.facts))
+        # reference_field: which of the fault's catalogue texts the reference is (the reasoning
+        # trajectories conclude on it).
         return Sample(task, scenario.family, scenario.window, reference,
-                      facts={**hidden, "key_facts": facts}, meta=meta)
+                      facts={**hidden, "key_facts": facts, "reference_field": _TEXT_REFERENCE[task]},
+                      meta=meta)
 
     def _target_line(self, scenario: Scenario, u: Uniform) -> int:
         """The line a line-level episode asks about: in a faulty scenario an abnormal one
