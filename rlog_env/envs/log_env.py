@@ -119,9 +119,9 @@ class RLogEnv(gym.Env[str, str]):
         """Score the answer; the episode ends (``terminated=True``).
 
         ``info`` holds ``reward`` (``total``, ``format``, ``answer``), ``metrics`` (the task's
-        cheap metrics), ``parsed_answer`` (the answer the format rule read, ``None`` when it found none),
-        ``reference`` (the reference answer) and ``unseen`` (whether the sample involves a
-        held-out domain; ``False`` on sources without one).
+        cheap metrics), ``parsed_answer`` (the answer the format rule read, ``None`` when it
+        found none), ``reference`` (the reference answer) and ``unseen`` (whether the sample
+        involves a held-out domain; ``False`` on sources without one).
         """
         if self._sample is None:
             raise gym.error.ResetNeeded("call reset() before step(): each episode is one answer")

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rlog_env.datasets import SOURCES, load_source
 from rlog_env.agents.models import replace_directory
+from rlog_env.datasets import SOURCES, load_source
 from rlog_env.tasks import trl_reward_functions
 from rlog_env.training.config import TrainConfig, resolve_device, trl_config
 

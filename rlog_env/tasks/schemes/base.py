@@ -33,8 +33,7 @@ class RewardScheme:
         return task.judge_for(reference, logs, facts)
 
     def judge(self, task: "Task", answer: str, reference: str, logs: str, facts: Any) -> "Judgement":
-        """One answer's judgement: ``judge_for(...)(answer)``, without the per-reference work
-        where the scheme adds nothing to the task's judgement."""
+        """One answer's judgement under this scheme: ``judge_for(...)(answer)``."""
         return self.judge_for(task, reference, logs, facts)(answer)
 
     def answer(self, verdict: "Judgement") -> float:
