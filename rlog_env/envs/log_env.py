@@ -40,6 +40,27 @@ def reset_info(task: Task, sample: Sample, source: str, split: str, index: int) 
     }
 
 
+def episode_index(np_random, options: dict[str, Any] | None, n: int) -> int:
+    """The index of ``reset``'s episode: ``options["index"]`` when given (an ``int``; the source
+    checks its range), else one drawn uniformly below ``n`` from the environment's generator.
+
+    The draw is rejection sampling on the generator's raw 64-bit words, keeping the fewest top
+    bits that cover every index (at least half the draws are kept): exact for any length, and
+    cheaper than ``Generator.integers`` (BENCHMARKS.md has the figures).
+    """
+    index = (options or {}).get("index")
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int) and not hasattr(index, "__index__"):
+            raise TypeError(f"options['index'] expects an int, got {type(index).__name__}")
+        return int(index)
+    shift = 64 - (n - 1).bit_length()
+    raw = np_random.bit_generator.random_raw
+    while True:
+        index = raw() >> shift
+        if index < n:
+            return index
+
+
 class RLogEnv(gym.Env[str, str]):
     """Base class of the R-Log environments; each generated subclass's docstring is its manual.
 
@@ -89,31 +110,12 @@ class RLogEnv(gym.Env[str, str]):
         """Draw a sample (or take ``options["index"]``) and return its prompt and ``info``
         (:func:`reset_info`)."""
         super().reset(seed=seed)
-        index = (options or {}).get("index")
-        if index is None:
-            index = self._draw_index()
-        elif isinstance(index, bool) or not isinstance(index, (int,)) and not hasattr(index, "__index__"):
-            raise TypeError(f"options['index'] expects an int, got {type(index).__name__}")
-        self._sample = sample = self.source[int(index)]
+        index = episode_index(self.np_random, options, len(self.source))
+        self._sample = sample = self.source[index]
         info = reset_info(self.task, sample, self.source_name, self.source.split, index)
         self._observation = prompt_text(info["messages"])
         self._last = None
         return self._observation, info
-
-    def _draw_index(self) -> int:
-        """A uniform index below ``len(self.source)`` from the environment's generator.
-
-        Rejection sampling on the generator's raw 64-bit words, keeping the fewest top bits that
-        cover every index (at least half the draws are kept): exact for any length, and cheaper
-        than ``Generator.integers`` (BENCHMARKS.md has the figures).
-        """
-        n = len(self.source)
-        shift = 64 - (n - 1).bit_length()
-        raw = self.np_random.bit_generator.random_raw
-        while True:
-            index = raw() >> shift
-            if index < n:
-                return index
 
     def step(self, action: str):
         """Score the answer; the episode ends (``terminated=True``).

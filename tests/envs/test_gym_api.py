@@ -13,6 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import rlog_env
+from rlog_env.envs.log_env import episode_index
 from rlog_env.datasets import SOURCES
 from rlog_env.tasks import TASKS, get_task
 
@@ -409,9 +410,9 @@ def test_drawn_indices_are_uniform_and_seeded():
     env = gym.make(ENV_ID["anomaly_detection"], split="test")  # 500 indices: 500 isn't a power of 2
     n = len(env.unwrapped)
     env.reset(seed=4)
-    drawn = [env.unwrapped._draw_index() for _ in range(50_000)]
+    drawn = [episode_index(env.unwrapped.np_random, None, n) for _ in range(50_000)]
     env.reset(seed=4)
-    assert [env.unwrapped._draw_index() for _ in range(50_000)] == drawn
+    assert [episode_index(env.unwrapped.np_random, None, n) for _ in range(50_000)] == drawn
     counts = np.bincount(drawn, minlength=n)
     assert len(counts) == n  # never n or above
     expected = len(drawn) / n
@@ -419,7 +420,7 @@ def test_drawn_indices_are_uniform_and_seeded():
     assert chi2 < n + 5 * math.sqrt(2 * n), chi2  # 499 degrees of freedom: 5 sigma
     endless = gym.make(ENV_ID["anomaly_detection"])
     endless.reset(seed=0)
-    big = [endless.unwrapped._draw_index() for _ in range(2_000)]
+    big = [episode_index(endless.unwrapped.np_random, None, len(endless.unwrapped)) for _ in range(2_000)]
     assert all(0 <= i < len(endless.unwrapped) for i in big)
     assert sum(i >= len(endless.unwrapped) // 2 for i in big) in range(900, 1100)  # both halves
     first, again = endless.reset(seed=7)[1]["index"], endless.reset(seed=7)[1]["index"]

@@ -56,6 +56,7 @@ TEST_VERSION = 1
 TRAIN_ROOT, TEST_ROOT = 0x49_6E_63_64, 0x49_6E_54_73 + 1_000_003 * TEST_VERSION
 _SPLIT_CODE = {TRAIN: 0, TEST: 1}
 MAX_ATTEMPTS = 64
+ALERT_LAG_MINUTES = (1.0, 10.0)  # an alert fires this long after the trouble it reports starts
 PRESETS = ("easy", "medium", "hard")
 # The catalogue's level words onto the tools' levels.
 LEVEL_OF = {"debug": "DEBUG", "info": "INFO", "notice": "INFO", "warn": "WARN", "error": "ERROR",
@@ -299,6 +300,11 @@ def _normalise_domains(domains) -> tuple[str, ...]:
     return tuple(sorted(set(domains)))
 
 
+def check_domains(catalogue: Catalogue, domains: "str | Sequence[str] | None") -> None:
+    """Raise the ``ValueError`` :func:`generate_incident` would for a bad domain selection."""
+    _domain(catalogue, _normalise_domains(domains))
+
+
 def generate_incident(catalogue: Catalogue, index: int, split: str = TRAIN,
                       domains: "str | Sequence[str] | None" = None,
                       difficulty: "IncidentDifficulty | str | Mapping | None" = None) -> Incident:
@@ -475,12 +481,15 @@ def _build(catalogue: Catalogue, domain: _Domain, d: IncidentDifficulty, stream:
         truths.append((fault_id, k, onset, tuple(reached), first))
 
     # Distractors, and for a healthy incident a small benign burst on the alerted component.
+    # An alert fires some minutes after the trouble it reports starts (so its time is not the
+    # onset): ALERT_LAG_MINUTES after a fault's first line, or after a healthy incident's burst.
     alert_k = None
-    alert_time = start + int(span * (0.2 + 0.5 * u()))
+    lag = int((ALERT_LAG_MINUTES[0] + (ALERT_LAG_MINUTES[1] - ALERT_LAG_MINUTES[0]) * u()) * 60 * _SECOND)
+    burst_time = start + int(span * (0.2 + 0.5 * u()))
     bursts: list[tuple[int, int]] = [(pick(u, range(n)), start + int(u() * span)) for _ in range(d.distractors)]
     if healthy:
         alert_k = int(u() * n)
-        bursts += [(alert_k, alert_time + int(u() * 120 * _SECOND)) for _ in range(integer(u, 2, 5))]
+        bursts += [(alert_k, burst_time + int(u() * 120 * _SECOND)) for _ in range(integer(u, 2, 5))]
     for k, t in bursts:
         rec_time.append(min(t, end - 1))
         rec_comp.append(k)
@@ -549,12 +558,13 @@ def _build(catalogue: Catalogue, domain: _Domain, d: IncidentDifficulty, stream:
 
     # The alert: a component showing trouble (the fault's, or one its cascade reached) and
     # the minute it started, or for a healthy incident a component and a minute at random.
+    trouble = burst_time
     if fault_ids:
         candidates = [names[0], *truths[0][3]]
         target = pick(u, candidates)
         alert_k = names.index(target)
-        first_line = next((times[p] for p in fault_lines[0] if comps[p] == target), truths[0][2])
-        alert_time = first_line
+        trouble = next((times[p] for p in fault_lines[0] if comps[p] == target), truths[0][2])
+    alert_time = min(trouble + lag, max(trouble, end - 60 * _SECOND))
     alert = pick(u, data.alerts).render({"component": names[alert_k], "host": hosts[alert_k],
                                          "time": _format_clock(alert_time)})
     lines = IncidentLines(tuple(comps), tuple(times), tuple(levels), tuple(texts), tuple(templates))
@@ -563,4 +573,4 @@ def _build(catalogue: Catalogue, domain: _Domain, d: IncidentDifficulty, stream:
 
 
 __all__ = ["EASY", "HARD", "MEDIUM", "TEST_SIZE", "TEST_VERSION", "IncidentDifficulty",
-           "IncidentLines", "generate_incident", "incident_data", "load_incident_data_from"]
+           "IncidentLines", "check_domains", "generate_incident", "incident_data", "load_incident_data_from"]

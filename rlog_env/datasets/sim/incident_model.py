@@ -79,3 +79,22 @@ class Incident:
     end: int
     alert: str
     truth: IncidentTruth
+
+
+def incident_facts(incident: Incident) -> dict:
+    """What the scorer of an investigation may know of ``incident``, as plain data (the task
+    layer reads it without importing the simulator): its time span (``start``, ``end``), its
+    components with their hosts, whether it involves a held-out family or fault type
+    (``unseen``), and its ``faults`` in order of onset, each with its ``component``, ``host``,
+    ``category``, ``onset`` (microseconds), ``cause`` (the root cause in words) and the indices
+    of the ``lines`` it wrote. Never shown to an agent."""
+    hosts = {c.name: c.host for c in incident.components}
+    faults = sorted(incident.truth.faults, key=lambda f: (f.onset, f.component))
+    return {
+        "start": incident.start,
+        "end": incident.end,
+        "components": hosts,
+        "unseen": incident.truth.unseen,
+        "faults": [{"component": f.component, "host": hosts.get(f.component, ""), "category": f.category,
+                    "onset": f.onset, "cause": f.root_cause, "lines": f.lines} for f in faults],
+    }

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import bisect
 import json
-import re
 import weakref
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Callable, Sequence
 
+from rlog_env._times import DAY_US, EPOCH, US, iso, parse_utc
 from rlog_env.datasets.sim.incident_model import LEVELS, Incident
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "MAX_CALLS_PER_TURN",
     "TOOL_NAMES",
     "TOOL_SCHEMAS",
+    "tools_prompt",
     "ToolResult",
     "IncidentIndex",
     "index_of",
@@ -88,10 +89,7 @@ MAX_CALLS_PER_TURN = 8
 
 _FOOTER_RESERVE = 320  # room kept for the "… more matched" footer
 _MAX_ECHO = 60  # characters of a user-supplied string echoed back
-_US = 1_000_000
-_DAY_US = 86_400 * _US
-_MIN_US = 60 * _US
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_US = 60 * US
 
 
 class ToolError(ValueError):
@@ -180,8 +178,8 @@ class IncidentIndex:
         self.names = list(by_comp)  # components in incident order, then any unlisted ones
         first_us = min(self.start, t[0]) if t else self.start
         last_us = max(self.end, t[-1]) if t else self.end
-        self.multi_day = first_us // _DAY_US != last_us // _DAY_US
-        self.day0 = self.start // _DAY_US * _DAY_US
+        self.multi_day = first_us // DAY_US != last_us // DAY_US
+        self.day0 = self.start // DAY_US * DAY_US
         self._lower: list[str] | None = None
         self._all: _Slice | None = None
         self._slices: dict[str, _Slice] = {}
@@ -278,20 +276,15 @@ def _echo(s: str) -> str:
 
 
 def _fmt_us(us: int, with_date: bool) -> str:
-    secs, frac = divmod(us, _US)
+    secs, frac = divmod(us, US)
     days, tod = divmod(secs, 86_400)
     h, rem = divmod(tod, 3600)
     m, s = divmod(rem, 60)
     clock = f"{h:02d}:{m:02d}:{s:02d}.{frac // 1000:03d}"
     if not with_date:
         return clock
-    d = (_EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
+    d = (EPOCH + timedelta(days=days)).strftime("%Y-%m-%d")
     return f"{d}T{clock}Z"
-
-
-def _fmt_iso(us: int) -> str:
-    secs = us // _US
-    return (_EPOCH + timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fmt_minute(index: IncidentIndex, us: int) -> str:
@@ -395,51 +388,17 @@ def _positions(sl: _Slice, span, alts: list[tuple[str, ...]] | None, level: str 
 
 # ----------------------------------------------------------------------------- argument checks
 
-_ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?"
-    r"\s*(Z|z|UTC|[+-]\d{2}:?\d{2})?"
-)
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?\s*(Z|z|UTC)?")
-
-
 def parse_time(index: IncidentIndex, value: str, name: str = "time") -> int:
-    """``value`` (ISO-8601 or ``HH:MM[:SS[.ffffff]]``, UTC) as microseconds since the epoch."""
+    """``value`` (ISO-8601 or ``HH:MM[:SS[.ffffff]]``, UTC; :func:`rlog_env._times.parse_utc`)
+    as microseconds since the epoch."""
     if not isinstance(value, str):
         raise ToolError(f"{name} must be a string such as \"14:05\", got {type(value).__name__}")
-    v = value.strip()
-    hint = (
-        f'write {name} as "HH:MM", "HH:MM:SS" or ISO-8601 such as '
-        f'"{_fmt_iso(index.start)}" (UTC)'
-    )
-    if len(v) > 40:
-        raise ToolError(f"{name} {_echo(value)} is not a time; {hint}")
-    m = _ISO.fullmatch(v)
     try:
-        if m:
-            y, mo, d, h, mi, s, frac, tz = m.groups()
-            dt = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tzinfo=timezone.utc)
-            us = (dt - _EPOCH) // timedelta(microseconds=1) + int((frac or "0").ljust(6, "0"))
-            if tz and tz not in ("Z", "z", "UTC"):
-                sign = -1 if tz[0] == "-" else 1
-                digits = tz[1:].replace(":", "")
-                off = int(digits[:2]) * 3600 + int(digits[2:]) * 60
-                if int(digits[2:]) >= 60 or int(digits[:2]) > 23:
-                    raise ValueError("bad offset")
-                us -= sign * off * _US
-            return us
-        m = _CLOCK.fullmatch(v)
-        if m:
-            h, mi, s, frac, _tz = m.groups()
-            h, mi, s = int(h), int(mi), int(s or 0)
-            if h > 23 or mi > 59 or s > 59:
-                raise ValueError("out of range")
-            us = index.day0 + ((h * 60 + mi) * 60 + s) * _US + int((frac or "0").ljust(6, "0"))
-            if us < index.start and index.end >= index.day0 + _DAY_US:
-                us += _DAY_US
-            return us
-    except (ValueError, OverflowError):
-        raise ToolError(f"{name} {_echo(value)} is not a valid time; {hint}") from None
-    raise ToolError(f"{name} {_echo(value)} is not a time; {hint}")
+        return parse_utc(value, index.start, index.end)
+    except ValueError as exc:
+        hint = (f'write {name} as "HH:MM", "HH:MM:SS" or ISO-8601 such as '
+                f'"{iso(index.start)}" (UTC)')
+        raise ToolError(f"{name} {_echo(value)} is {exc}; {hint}") from None
 
 
 def _span_args(index: IncidentIndex, start, end) -> tuple[int | None, int | None]:
@@ -525,7 +484,7 @@ def _filters_echo(index, pattern=None, component=None, start=None, end=None, lev
 def _list_components(incident: Incident) -> ToolResult:
     ix = index_of(incident)
     header = (
-        f"Incident {_clean(str(ix.incident_id))[:80]}: {_fmt_iso(ix.start)} to {_fmt_iso(ix.end)} (UTC), "
+        f"Incident {_clean(str(ix.incident_id))[:80]}: {iso(ix.start)} to {iso(ix.end)} (UTC), "
         f"{len(ix.names)} components, {ix.n:,} lines"
     )
     out = _Out(header)
@@ -904,6 +863,23 @@ TOOL_NAMES: tuple[str, ...] = tuple(_BY_NAME)
 """The tools' names, in the order of :data:`TOOL_SCHEMAS`."""
 TOOL_SCHEMAS: list[dict] = [t.schema() for t in _TOOLS]
 """The tools as OpenAI function-calling schemas (``{"type": "function", "function": {…}}``)."""
+
+
+def tools_prompt() -> str:
+    """How a model calls the tools and what each does, as a system message states it (the
+    same facts as :data:`TOOL_SCHEMAS`, for models that read tools from text)."""
+    lines = [
+        'Tools: call one by writing <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>; '
+        f"several calls in one turn are allowed (at most {MAX_CALLS_PER_TURN} are read). Their outputs "
+        "come back in <tool_response> blocks. Patterns are literal text, case-insensitive, with * for "
+        "any characters and | between alternatives (not regular expressions). Times are UTC: \"HH:MM\", "
+        "\"HH:MM:SS\" or ISO-8601. Arguments marked ? are optional."
+    ]
+    for tool in _TOOLS:
+        args = ", ".join(f"{p.name}{'' if p.required else '?'}: {p.type}"
+                         + (f" ({'|'.join(p.enum)})" if p.enum else "") for p in tool.params)
+        lines.append(f"- {tool.name}({args}): {tool.description}")
+    return "\n".join(lines)
 
 
 def _type_ok(p: _Param, v: Any) -> Any:

@@ -16,7 +16,10 @@ class RewardScheme:
     reward of a well-formed / malformed completion; ``answer_bad``: the answer reward of a
     malformed completion or an empty answer. ``uses_unit``: whether :meth:`answer` reads the
     judgement's ``unit`` value (a task computes it only then). ``description`` completes "the
-    scheme NAME ..." in error messages.
+    scheme NAME ..." in error messages. ``scores_investigations``: whether the investigation
+    environments (:mod:`rlog_env.tasks.investigation`) accept it; ``folds_step_cost``: whether
+    an investigation's cost per tool turn is taken from its final reward (so the return stays
+    in the scheme's range) rather than paid in each tool turn's reward.
     """
 
     name: str = ""
@@ -26,6 +29,8 @@ class RewardScheme:
     format_ok: float = 0.1
     format_bad: float = -1.0
     answer_bad: float = -1.0
+    scores_investigations: bool = False
+    folds_step_cost: bool = False
 
     def judge_for(self, task: "Task", reference: str, logs: str, facts: Any) -> Callable[[str], "Judgement"]:
         """A judge of non-empty answers against one reference under this scheme (by default the

@@ -14,3 +14,4 @@ class RLogScheme(RewardScheme):
 
     name = RLOG
     description = "is the released R-Log reward"
+    scores_investigations = True

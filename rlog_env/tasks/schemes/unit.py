@@ -16,6 +16,8 @@ class UnitScheme(RewardScheme):
     name = UNIT
     description = "the same judgement in [0, 1]"
     uses_unit = True
+    scores_investigations = True
+    folds_step_cost = True  # an investigation's return stays in [0, 1]
     format_ok, format_bad, answer_bad = 0.1, 0.0, 0.0
 
     def answer(self, verdict) -> float:

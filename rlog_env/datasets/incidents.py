@@ -1,0 +1,150 @@
+"""Incident sources: where the investigation environments' incidents come from.
+
+An incident source turns ``(split, index)`` into an
+:class:`~rlog_env.datasets.sim.incident_model.Incident` (several components, their interleaved
+logs, the hidden truth) and declares what it serves: its splits, its options with their
+validation, its domains and the fault categories an answer may name. :data:`INCIDENT_SOURCES`
+holds the registered ones; :func:`register_incident_source` adds one (from outside the package
+too) and :func:`unregister_incident_source` removes it. The simulator (``sim``) is the default.
+
+Plain Python: nothing here imports Gymnasium.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+
+from rlog_env._registry import Registry
+from rlog_env.datasets import SourceOption
+from rlog_env.datasets.base import SPLITS, check_split
+from rlog_env.datasets.sim import SEEN, UNSEEN
+from rlog_env.datasets.sim.catalogue import load_catalogue
+from rlog_env.datasets.sim.incident import TEST_SIZE, IncidentDifficulty, check_domains, generate_incident
+from rlog_env.datasets.sim.incident_model import Incident
+
+
+class IncidentSet(Protocol):
+    """What an incident source opens: an indexed split of incidents."""
+
+    split: str
+    categories: tuple[str, ...]  # every fault category an answer may name, sorted
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Incident: ...
+
+
+@dataclass(frozen=True)
+class IncidentSourceSpec:
+    """A registered incident source.
+
+    Arguments:
+        name: the ``source=`` name.
+        open: ``(split, domains or None, options dict) -> IncidentSet``.
+        options: the :class:`~rlog_env.datasets.SourceOption` objects it accepts.
+        description: one line for ``rlog envs`` and the manuals.
+        splits: the splits it serves.
+        domains_doc: what its domains are, for the manuals.
+    """
+
+    name: str
+    open: Callable[[str, tuple[str, ...] | None, dict], IncidentSet]
+    options: tuple[SourceOption, ...] = ()
+    description: str = ""
+    splits: tuple[str, ...] = SPLITS
+    domains_doc: str = ""
+
+    def prepare_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked and normalised, with the defaults of omitted ones; an option the
+        source does not take is a ``TypeError`` naming the ones it does."""
+        names = [option.name for option in self.options]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise TypeError(f"incident source {self.name!r} got unknown option(s) {', '.join(unknown)}; "
+                            f"it accepts: {', '.join(names) or 'none'}")
+        prepared = {}
+        for option in self.options:
+            value = options.get(option.name, option.default)
+            if value is not None:
+                prepared[option.name] = option.prepare(value) if option.prepare else value
+        return prepared
+
+
+def _check(name: str, spec: IncidentSourceSpec) -> None:
+    if not isinstance(spec, IncidentSourceSpec):
+        raise TypeError(f"register_incident_source expects an IncidentSourceSpec, got {type(spec).__name__}")
+    bad = [s for s in spec.splits if s not in SPLITS]
+    if bad:
+        raise ValueError(f"incident source {spec.name!r} declares split(s) {bad}; splits are {', '.join(SPLITS)}")
+
+
+INCIDENT_SOURCES: Registry = Registry("incident source", _check)
+
+
+def register_incident_source(spec: IncidentSourceSpec) -> IncidentSourceSpec:
+    """Register ``spec`` under its ``name``; a name already taken is a ``ValueError``."""
+    return INCIDENT_SOURCES.add(getattr(spec, "name", None), spec)
+
+
+def unregister_incident_source(name: str) -> None:
+    """Remove the incident source ``name`` (the inverse of :func:`register_incident_source`)."""
+    INCIDENT_SOURCES.remove(name)
+
+
+def open_incidents(name: str, split: str = "train", domains: str | Iterable[str] | None = None,
+                   **options: Any) -> IncidentSet:
+    """The incidents of source ``name`` in ``split``, restricted to ``domains``, with the
+    source's ``options`` (``difficulty`` for ``sim``)."""
+    spec = INCIDENT_SOURCES.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise ValueError(f"source expects one of {', '.join(map(repr, INCIDENT_SOURCES))} for an "
+                         f"investigation, got {name!r}")
+    check_split(split)
+    if split not in spec.splits:
+        raise ValueError(f"incident source {name!r} has no {split!r} split; it has {', '.join(spec.splits)}")
+    if domains is not None:
+        names = (domains,) if isinstance(domains, str) else tuple(domains)
+        if not names or not all(isinstance(d, str) for d in names):
+            raise ValueError(f"domains expects a name or a non-empty list of names, got {domains!r}")
+        domains = tuple(sorted(set(names)))
+    return spec.open(split, domains, spec.prepare_options(options))
+
+
+class SimIncidents:
+    """The simulator's incidents of one split, domain selection and difficulty: ``train`` is
+    endless (any index below ``sys.maxsize``), ``test`` has :data:`TEST_SIZE` incidents."""
+
+    def __init__(self, split: str, domains: Sequence[str] | None, difficulty: IncidentDifficulty):
+        self.split, self.domains, self.difficulty = split, domains, difficulty
+        self.catalogue = load_catalogue()
+        check_domains(self.catalogue, domains)  # a bad selection fails here, not at the first reset
+
+    def __len__(self) -> int:
+        return TEST_SIZE if self.split == "test" else sys.maxsize
+
+    def __getitem__(self, index: int) -> Incident:
+        return generate_incident(self.catalogue, index, self.split, self.domains, self.difficulty)
+
+    @cached_property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(sorted({fault.category for fault in self.catalogue.faults.values()}, key=str.casefold))
+
+
+register_incident_source(IncidentSourceSpec(
+    "sim",
+    lambda split, domains, options: SimIncidents(split, domains, options["difficulty"]),
+    options=(SourceOption(
+        "difficulty", '``"easy"``, ``"medium"`` (default) or ``"hard"`` (:data:`rlog_env.datasets.sim.'
+        "incident.PRESETS`), or a dict of components, lines (1,000 to 200,000; default 10,000), span "
+        "(minutes), max_faults, fault_free_share (default 0.2), distractors, noise, cascades.",
+        prepare=IncidentDifficulty.of, default="medium"),),
+    description="the O&M simulator's incidents (embedded, endless)",
+    domains_doc=f'``"{SEEN}"`` (default), ``"{UNSEEN}"`` (incidents with a held-out family or fault '
+                "type) or family names.",
+))
+
+__all__ = ["INCIDENT_SOURCES", "IncidentSet", "IncidentSourceSpec", "SimIncidents", "open_incidents",
+           "register_incident_source", "unregister_incident_source"]
