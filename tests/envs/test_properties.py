@@ -8,11 +8,13 @@ marks, long whitespace runs after ``<``, the four tags nested, repeated, unclose
 capitals — alongside random text, laid out in and out of the expected format and repeated up to
 megabytes. Each step must return a finite float reward within the task's documented range and
 never raise; a following reset and step must give the prompt and the reward a fresh episode
-gives. Derandomised, so CI sees the same examples on every run.
+gives. The investigation environments take turns of hostile tool calls the same way.
+Derandomised, so CI sees the same examples on every run.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -23,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rlog_env.datasets import SOURCES
-from rlog_env.tasks import FORMATS, SCHEMES, TASKS, get_task
+from rlog_env.datasets.sim.tools import TOOL_NAMES
+from rlog_env.tasks import FORMATS, INVESTIGATIONS, SCHEMES, TASKS, get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOP = {name: 0.1 + cls.rlog_answer_range[1] for name, cls in TASKS.items()}  # the tasks' own ranges
@@ -212,3 +215,59 @@ def test_the_matrix_covers_every_task_format_source_and_scheme():
         sources = {combo[1] for combo in MATRIX if combo[0] == task_name}
         assert sources == {name for name, spec in SOURCES.items() if task_name in spec.tasks}
     assert len(MATRIX) == 147
+
+
+# -- investigations: turns of tool calls, hostile inside and out ----------------------------------
+ARGUMENT_NAMES = ["pattern", "component", "start", "end", "level", "limit", "around", "line", "before",
+                  "after", "by", "arguments", "name"]
+ARGUMENT = st.one_of(SOUP, st.integers(-10**20, 10**20), st.none(), st.booleans(),
+                     st.floats(allow_nan=True, allow_infinity=True), st.lists(SOUP, max_size=3),
+                     st.sampled_from(["error", "*", "a|b", "(a+)+$", "14:05", "apache-1", "minute", "ERROR"]))
+TOOL_CALL = st.builds(
+    lambda name, arguments: "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>",
+    st.one_of(st.sampled_from(TOOL_NAMES), SOUP),
+    st.dictionaries(st.one_of(st.sampled_from(ARGUMENT_NAMES), SOUP), ARGUMENT, max_size=4))
+TURN = st.one_of(
+    HOSTILE,
+    TOOL_CALL,
+    st.lists(st.one_of(TOOL_CALL, SOUP, st.sampled_from(["<tool_call>", "</tool_call>", "{", "}", '"name"'])),
+             max_size=12).map("".join),
+)
+INVESTIGATION_MATRIX = [(cls.env_id, reasoning, scheme) for cls in INVESTIGATIONS.values() for reasoning in FORMATS
+                        for scheme, spec in SCHEMES.items() if spec.scores_investigations]
+MAX_STEPS = 4
+
+
+def _investigation(env_id: str, reasoning: str, scheme: str) -> gym.Env:
+    key = (env_id, reasoning, scheme)
+    if key not in _ENVS:
+        _ENVS[key] = gym.make(env_id, reasoning=reasoning, reward=scheme, max_steps=MAX_STEPS, step_cost=0.1,
+                              difficulty={"lines": 1_000, "components": 4})
+    return _ENVS[key]
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(turns=st.lists(TURN, min_size=1, max_size=MAX_STEPS + 1))
+def test_any_turns_are_answered_within_range_in_every_investigation(turns):
+    """Every investigation × format × scheme takes the same hostile turns: each step reward and
+    the return lie in the documented ranges, the episode ends by ``max_steps``, nothing raises,
+    and a following episode still scores its reference at the top."""
+    for env_id, reasoning, scheme in INVESTIGATION_MATRIX:
+        env = _investigation(env_id, reasoning, scheme)
+        task = env.unwrapped.task
+        (low, high), (return_low, return_high) = task.step_range, task.return_range(MAX_STEPS)
+        env.reset(options={"index": len(turns)})
+        total, done, steps = 0.0, False, 0
+        for turn in turns:
+            observation, reward, terminated, truncated, info = env.step(turn)
+            steps += 1
+            assert isinstance(reward, float) and low <= reward <= high, (reward, turn[:200])
+            assert env.observation_space.contains(observation)
+            total += reward
+            done = terminated or truncated
+            if done:
+                break
+        assert steps <= MAX_STEPS and return_low - 1e-9 <= total <= return_high
+        env.reset(options={"index": 0})
+        _, reward, terminated, *_ = env.step(task.reference_completion(env.unwrapped._case.facts))
+        assert terminated and reward == high
