@@ -14,8 +14,8 @@
 - ``rlog check``: walk every environment over every source and split, score each sample's
   reference and an empty answer, and fail (status 1) unless the reference earns its top reward
   and the empty answer the bottom everywhere: a check that a data directory is sound.
-- ``rlog envs``: every environment, source, split size and domain, and the known overlaps
-  between sources.
+- ``rlog envs``: every environment, source, split size and domain, the investigation
+  environments, and the known overlaps between sources.
 - ``rlog show ENV``: one episode as a person reads it: the prompt, the reference, and what the
   reference scores.
 - ``rlog score ENV --answer TEXT``: score one answer to one sample, as the environment would.
@@ -46,7 +46,9 @@ from rich.table import Table
 
 import rlog_env
 from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, load_source, sources_for
-from rlog_env.envs import ENVIRONMENTS, reset_info
+from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
+from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, reset_info
+from rlog_env.envs.investigation_env import DEFAULT_MAX_STEPS
 from rlog_env.tasks import FORMATS, SCHEMES
 
 ENDLESS_CHECK = 500  # episodes `rlog check` scores from an endless source
@@ -124,8 +126,12 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
                            domains=sorted(set(splits["train"].domains) | set(splits["test"].domains)))
             rows.append(row)
     overlaps = [{"sources": [a, b], "overlap": text} for a, b, text in KNOWN_OVERLAPS]
+    investigations = [{"environment": env_id, "source": source, "train": None,
+                       "test": len(open_incidents(source, "test")), "turns": f"up to {DEFAULT_MAX_STEPS} (max_steps)",
+                       "description": spec.description}
+                      for env_id in INVESTIGATION_ENVIRONMENTS for source, spec in INCIDENT_SOURCES.items()]
     if as_json:
-        _print_json({"environments": rows, "overlaps": overlaps}, out)
+        _print_json({"environments": rows, "investigations": investigations, "overlaps": overlaps}, out)
         return 0
     table = Table("environment", "source", "train", "test", "domains", title="rlog environments")
     for r in rows:
@@ -134,11 +140,16 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
         else:
             train = "endless" if r["train"] is None else str(r["train"])
             table.add_row(r["environment"], r["source"], train, str(r["test"]), ", ".join(r["domains"]))
+    investigation_table = Table("environment", "source", "train", "test", "turns",
+                                title="investigation environments (multi-step, through gymnasium.make; not in rlog eval yet)")
+    for r in investigations:
+        investigation_table.add_row(r["environment"], r["source"], "endless", str(r["test"]), r["turns"])
     overlap_table = Table("sources", "known overlap", title="known overlaps between sources")
     for o in overlaps:
         overlap_table.add_row(" / ".join(o["sources"]), o["overlap"])
     console = _console(out)
     console.print(table)
+    console.print(investigation_table)
     console.print(overlap_table)
     return 0
 

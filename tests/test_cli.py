@@ -419,3 +419,13 @@ def test_data_verify_as_a_console_script(data_dir):
         data = json.loads(proc.stdout)
         assert data["problems"] == _missing_loghub_lines()
         assert data["files"] == len(DATASETS["loghub"])
+
+
+def test_envs_lists_the_investigation_environments(capsys, no_data_dir):
+    code, out, _ = rlog(capsys, "envs", "--json")
+    assert code == 0
+    rows = json.loads(out)["investigations"]
+    assert [r["environment"] for r in rows] == list(rlog_env.envs.INVESTIGATION_ENVIRONMENTS)
+    assert all(r["source"] == "sim" and r["train"] is None and r["test"] == 200 for r in rows)
+    code, out, _ = rlog(capsys, "envs")
+    assert "RLog/RootCauseInvestigation-v0" in out and "investigation environments" in out
