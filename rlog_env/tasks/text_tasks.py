@@ -1,4 +1,4 @@
-"""The three free-text tasks' shared reward: BLEU-4 and ROUGE-1/2/L, R-Log's way.
+"""The free-text tasks' shared reward: BLEU-4 and ROUGE-1/2/L, R-Log's way.
 
 Answer reward = (BLEU-4 + ROUGE-1 + ROUGE-2 + ROUGE-L) / 400 (each in per cent), divided by
 0.8 when above 0, else 0. A reference of four words or more earns 1.25 against itself (BLEU-4

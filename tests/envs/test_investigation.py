@@ -17,6 +17,9 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar  # at module level: dataclasses resolve ClassVar annotations here
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +34,7 @@ from rlog_env.envs import INVESTIGATION_ENVIRONMENTS, default_env_ids
 from rlog_env.envs.investigation_env import END_OBSERVATION, LAST_TURN_NOTE
 from rlog_env.tasks import FORMATS, INVESTIGATIONS, SCHEMES
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IDS = [cls.env_id for cls in INVESTIGATIONS.values()]
 SCHEME_NAMES = [name for name, scheme in SCHEMES.items() if scheme.scores_investigations]
 SMALL = {"lines": 1_000, "components": 4}
@@ -374,3 +378,71 @@ def test_no_truth_before_the_final_step(env_id):
             assert all(label not in text for text in private), label
         env.step("<answer>{}</answer>")
     assert len(constant) == 1  # the system message, the request and the vocabulary never vary
+
+
+def test_the_readme_episode():
+    """The README's abridged investigation is this episode, with these figures."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    env = gym.make(IDS[2], split="test", difficulty="easy")
+    brief, _ = env.reset(options={"index": 0})
+    assert "Alert: An error-rate alert fired on spark-1 (host spark-66) at about 20:28 UTC." in brief
+    pattern = "error|fail|refused|timeout"
+    first = env.step(call("count", pattern=pattern, by="component"))[0]
+    second = env.step(call("search", pattern=pattern, component="spark-1", limit=5))[0]
+    assert "spark-1: 6\nkubernetes-1: 5\nhdfs-1: 4" in first and "#523 20:27:11.282 ERROR" in second
+    answer = ('<think>spark-1 fails first, fetching shuffle blocks from mesos-slave-73:7337.</think><answer>'
+              '{"category": "connection refused", "component": "spark-1", "onset": "20:27:11", "cause": "The '
+              'external shuffle service on mesos-slave-73 refuses connections on port 7337."}</answer>')
+    _, reward, terminated, _, info = env.step(answer)
+    assert terminated and f"reward {reward:.3f} = format 0.1 + score {info['metrics']['score']:.3f}" in readme
+    assert f"return {reward - 0.02:.3f}; evidence_recall {info['metrics']['evidence_recall']:.2f}" in readme
+    assert info["reference"].startswith('{"category": "connection refused", "component": "spark-1", "onset": '
+                                        '"2017-07-18T20:27:11.282498Z"')
+
+
+def test_add_an_investigation_task_from_outside():
+    """CONTRIBUTING's "Add an investigation task", step by step, with public functions only."""
+    from rlog_env.envs import register_investigation_environment, unregister_investigation_environment
+    from rlog_env.tasks import Investigation, register_investigation, unregister_investigation
+
+    @dataclass(frozen=True)
+    class FaultCount(Investigation):
+        name: ClassVar[str] = "fault_count"
+        env_id: ClassVar[str] = "Toy/FaultCount-v0"
+        title: ClassVar[str] = "Fault count"
+        summary: ClassVar[str] = "count the faults"
+        question: ClassVar[str] = "How many faults are there?"
+        answer_fields: ClassVar[str] = 'The answer is {"faults": <a number>}.'
+        weights: ClassVar[dict] = {"faults": 1.0}
+        manual_reward: ClassVar[str] = "Answer score: 1 for the right count."
+
+        def reference(self, facts):
+            return {"faults": len(facts["faults"])}
+
+        def elements(self, answer, case):
+            return {"faults": float(answer.get("faults") == len(case.facts["faults"]))}
+
+    before = (dict(INVESTIGATIONS), dict(INVESTIGATION_ENVIRONMENTS), set(gym.registry))
+    register_investigation(FaultCount)
+    try:
+        register_investigation_environment("fault_count")
+        try:
+            env = gym.make("Toy/FaultCount-v0", difficulty=SMALL, max_steps=3)
+            assert "Fault count: count the faults" in env.unwrapped.__doc__
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                check_env(env.unwrapped)
+            task = env.unwrapped.task
+            for index in range(5):
+                env.reset(options={"index": index})
+                assert env.step(task.reference_completion(env.unwrapped._case.facts))[1] == task.final_range[1]
+                env.reset(options={"index": index})
+                assert env.step("")[1] == task.final_range[0]
+                env.reset(options={"index": index})
+                rewards = [env.step(LIST)[1] for _ in range(3)]
+                assert rewards == [-0.01, -0.01, -2.0] and sum(rewards) >= task.return_range(3)[0]
+        finally:
+            unregister_investigation_environment("Toy/FaultCount-v0")
+    finally:
+        unregister_investigation("fault_count")
+    assert (dict(INVESTIGATIONS), dict(INVESTIGATION_ENVIRONMENTS), set(gym.registry)) == before
