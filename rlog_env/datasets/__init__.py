@@ -53,6 +53,23 @@ class SourceOption:
     default: Any = None
 
 
+def prepare_options(owner: str, accepted: tuple[SourceOption, ...], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` checked by each accepted option's ``prepare`` and normalised, with the
+    defaults of omitted ones; an option not accepted is a ``TypeError`` naming ``owner`` and
+    the options it accepts."""
+    names = [option.name for option in accepted]
+    unknown = set(options) - set(names)
+    if unknown:
+        raise TypeError(f"{owner} got unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"it accepts: {', '.join(sorted(names)) or 'none'}")
+    prepared = {}
+    for option in accepted:
+        value = options.get(option.name, option.default)
+        if value is not None:
+            prepared[option.name] = option.prepare(value) if option.prepare else value
+    return prepared
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """A registered source: what it serves, how to open it, the options it takes.
@@ -100,20 +117,8 @@ class SourceSpec:
         return tuple(option.name for option in self.options)
 
     def prepare_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """``options`` checked and normalised, with the defaults of omitted ones; an option the
-        source does not take is a ``TypeError`` naming the ones it does."""
-        unknown = set(options) - set(self.option_names)
-        if unknown:
-            allowed = ", ".join(sorted(self.option_names)) or "none"
-            raise TypeError(f"source {self.name!r} got unknown option(s) {', '.join(sorted(unknown))}; "
-                            f"it accepts: {allowed}")
-        prepared = {}
-        for option in self.options:
-            value = options.get(option.name, option.default)
-            if value is None:
-                continue
-            prepared[option.name] = option.prepare(value) if option.prepare else value
-        return prepared
+        """``options`` checked and normalised (:func:`prepare_options`)."""
+        return prepare_options(f"source {self.name!r}", self.options, options)
 
     def fit_domains(self, domains: tuple[str, ...] | None) -> tuple[str, ...] | None:
         """The domains an agent may fit on for an evaluation over ``domains``."""
@@ -279,6 +284,6 @@ def _load(name: str, task: str, split: str, root: Path | None, domains: tuple[st
 
 __all__ = [
     "DATA_DIR_ENV", "KNOWN_OVERLAPS", "SOURCES", "SPLITS", "DataError", "FiniteSource", "SourceOption",
-    "SourceSpec", "check_source", "content_split", "load_source", "register_source", "registered_source",
-    "resolve_data_dir", "sources_for", "unregister_source",
+    "SourceSpec", "check_source", "content_split", "load_source", "prepare_options", "register_source",
+    "registered_source", "resolve_data_dir", "sources_for", "unregister_source",
 ]

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from rlog_env._registry import Registry
-from rlog_env.datasets import SourceOption
+from rlog_env.datasets import SourceOption, prepare_options
 from rlog_env.datasets.base import SPLITS, check_split
 from rlog_env.datasets.sim import SEEN, UNSEEN
 from rlog_env.datasets.sim.catalogue import load_catalogue
@@ -58,19 +58,8 @@ class IncidentSourceSpec:
     domains_doc: str = ""
 
     def prepare_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """``options`` checked and normalised, with the defaults of omitted ones; an option the
-        source does not take is a ``TypeError`` naming the ones it does."""
-        names = [option.name for option in self.options]
-        unknown = sorted(set(options) - set(names))
-        if unknown:
-            raise TypeError(f"incident source {self.name!r} got unknown option(s) {', '.join(unknown)}; "
-                            f"it accepts: {', '.join(names) or 'none'}")
-        prepared = {}
-        for option in self.options:
-            value = options.get(option.name, option.default)
-            if value is not None:
-                prepared[option.name] = option.prepare(value) if option.prepare else value
-        return prepared
+        """``options`` checked and normalised (:func:`rlog_env.datasets.prepare_options`)."""
+        return prepare_options(f"incident source {self.name!r}", self.options, options)
 
 
 def _check(name: str, spec: IncidentSourceSpec) -> None:

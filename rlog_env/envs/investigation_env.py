@@ -25,7 +25,7 @@ from rlog_env.datasets.sim.tools import (MAX_CALLS_PER_TURN, MAX_CHARS, TOOL_NAM
 from rlog_env.envs import log_env
 from rlog_env.envs.log_env import _arg, _indent, episode_index
 from rlog_env.envs.spaces import ACTION_SPACE, OBSERVATION_SPACE
-from rlog_env.tasks import FORMATS, INVESTIGATIONS, RLOG, SCHEMES, THINK_FIRST, Case, get_investigation
+from rlog_env.tasks import FORMATS, INVESTIGATIONS, RLOG, SCHEMES, THINK_FIRST, Case, Investigation, get_investigation
 
 DEFAULT_MAX_STEPS = 12
 DEFAULT_MAX_OBSERVATION_CHARS = 120_000
@@ -52,9 +52,9 @@ class InvestigationEnv(gym.Env[str, str]):
         reasoning: str = THINK_FIRST,
         reward: str = RLOG,
         max_steps: int = DEFAULT_MAX_STEPS,
-        step_cost: float = 0.01,
+        step_cost: float = Investigation.step_cost,
         max_observation_chars: int = DEFAULT_MAX_OBSERVATION_CHARS,
-        onset_tolerance: float = 1.0,
+        onset_tolerance: float = Investigation.onset_tolerance,
         render_mode: str | None = None,
         **source_options: Any,
     ):
@@ -113,7 +113,7 @@ class InvestigationEnv(gym.Env[str, str]):
         if not has_tool_call(action):
             return self._final(action)
         if self._turns >= self.max_steps:
-            return self._end(self.task.truncation_reward(), END_OBSERVATION, truncated=True, why="max_steps")
+            return self._end(self.task.truncation_reward(), truncated_by="max_steps")
         calls, errors = parse_tool_calls(action)
         new: list[dict[str, Any]] = []
         for name, arguments in calls:
@@ -134,27 +134,32 @@ class InvestigationEnv(gym.Env[str, str]):
         self._messages += new
         self._last_observation = observation
         if self._observation_chars > self.max_observation_chars:
-            return self._end(self.task.truncation_reward(), observation, truncated=True, why="max_observation_chars")
+            return self._end(self.task.truncation_reward(), truncated_by="max_observation_chars",
+                             observation=observation)
         info = self._info(calls, errors)
         return observation, self.task.tool_turn_reward(), False, False, info
 
     def _final(self, action: str):
         reward, answer = self.task.final_reward(action, self._case, self._tool_turns)
-        info = {"reward": reward.as_dict(), "parsed_answer": answer}
-        metrics = {"score": reward.score, "answer_valid": reward.answer_valid, "elements": dict(reward.elements)}
-        return self._end(reward.total, END_OBSERVATION, terminated=True, extra=info, metrics=metrics)
+        return self._end(reward.total, terminated=True, parts=reward.as_dict(), answer=answer,
+                         scored={"score": reward.score, "answer_valid": reward.answer_valid,
+                                 "elements": dict(reward.elements)})
 
-    def _end(self, reward: float, observation: str, terminated: bool = False, truncated: bool = False,
-             why: str | None = None, extra: dict | None = None, metrics: dict | None = None):
+    def _end(self, reward: float, terminated: bool = False, truncated_by: str | None = None,
+             observation: str = END_OBSERVATION, parts: dict | None = None, answer: str | None = None,
+             scored: dict | None = None):
+        """The last step: the reward, its parts, the metrics, the reference and the truth's
+        ``unseen`` flag (a truncated episode earns the scheme's bottom: a bad format, no answer)."""
         self._done = True
         info = self._info([], [])
-        info.update(extra or {"reward": {"total": reward, "format": reward, "answer": 0.0, "cost": 0.0},
-                              "parsed_answer": None})
-        info["metrics"] = {**self._metrics(), **(metrics or {"score": None, "answer_valid": False, "elements": {}})}
-        info["truncated_by"] = why
+        scheme = self.task.scheme
+        info["reward"] = parts or {"total": reward, "format": scheme.format_bad, "answer": scheme.answer_bad, "cost": 0.0}
+        info["parsed_answer"] = answer
+        info["metrics"] = {**self._metrics(), **(scored or {"score": None, "answer_valid": False, "elements": {}})}
+        info["truncated_by"] = truncated_by
         info["reference"] = self.task.reference_text(self._case.facts)
         info["unseen"] = bool(self._case.facts["unseen"])
-        return observation, float(reward), terminated, truncated, info
+        return observation, float(reward), terminated, truncated_by is not None, info
 
     def _info(self, calls, errors) -> dict[str, Any]:
         return {"messages": list(self._messages), "tools": TOOL_SCHEMAS, "turn": self._turns,
@@ -225,10 +230,11 @@ def investigation_manual(task_cls) -> str:
         _arg(f"reasoning: the final answer's format, one of {', '.join(FORMATS)} (default think-first)."),
         _arg(f"reward: the scheme, one of {', '.join(schemes)} (default rlog)."),
         _arg(f"max_steps: the most turns, the final answer included (default {DEFAULT_MAX_STEPS})."),
-        _arg("step_cost: the cost of one tool turn, in [0, 1] (default 0.01)."),
+        _arg(f"step_cost: the cost of one tool turn, in [0, 1] (default {Investigation.step_cost:g})."),
         _arg(f"max_observation_chars: the tools' output budget for an episode, in characters (default "
              f"{DEFAULT_MAX_OBSERVATION_CHARS:,})."),
-        _arg("onset_tolerance: minutes an answered onset may be off and still score (default 1)."),
+        _arg(f"onset_tolerance: minutes an answered onset may be off and still score (default "
+             f"{Investigation.onset_tolerance:g})."),
         _arg('render_mode: ``None`` or ``"ansi"`` (the conversation).'),
     ]
     for name, spec in INCIDENT_SOURCES.items():
