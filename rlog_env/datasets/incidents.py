@@ -126,9 +126,9 @@ register_incident_source(IncidentSourceSpec(
     "sim",
     lambda split, domains, options: SimIncidents(split, domains, options["difficulty"]),
     options=(SourceOption(
-        "difficulty", '``"easy"``, ``"medium"`` (default) or ``"hard"`` (:data:`rlog_env.datasets.sim.'
-        "incident.PRESETS`), or a dict of components, lines (1,000 to 200,000; default 10,000), span "
-        "(minutes), max_faults, fault_free_share (default 0.2), distractors, noise, cascades.",
+        "difficulty", '``"easy"``, ``"medium"`` (default) or ``"hard"``, or a dict of components, lines '
+        "(1,000 to 200,000; default 10,000), span (minutes), max_faults, fault_free_share (default 0.2), "
+        "distractors, noise, cascades.",
         prepare=IncidentDifficulty.of, default="medium"),),
     description="the O&M simulator's incidents (embedded, endless)",
     domains_doc=f'``"{SEEN}"`` (default), ``"{UNSEEN}"`` (incidents with a held-out family or fault '

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sys
 from bisect import bisect_left
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -43,6 +43,7 @@ from rlog_env.datasets.sim.catalogue import Catalogue, Event, Template
 from rlog_env.datasets.sim.clock import start_time
 from rlog_env.datasets.sim.incident_model import (LEVELS, Component, FaultTruth, Incident,
                                                   IncidentLine, IncidentTruth)
+from rlog_env.datasets.sim.presets import check_fields, integer_in, number_in, settings_of
 from rlog_env.datasets.sim.scenario import _compile_event, _compiled, _compiled_fault, _fault_entities
 from rlog_env.datasets.sim.seeding import sample_stream
 from rlog_env.datasets.sim.values import Uniforms, integer, pick
@@ -57,7 +58,6 @@ TRAIN_ROOT, TEST_ROOT = 0x49_6E_63_64, 0x49_6E_54_73 + 1_000_003 * TEST_VERSION
 _SPLIT_CODE = {TRAIN: 0, TEST: 1}
 MAX_ATTEMPTS = 64
 ALERT_LAG_MINUTES = (1.0, 10.0)  # an alert fires this long after the trouble it reports starts
-PRESETS = ("easy", "medium", "hard")
 # The catalogue's level words onto the tools' levels.
 LEVEL_OF = {"debug": "DEBUG", "info": "INFO", "notice": "INFO", "warn": "WARN", "error": "ERROR",
             "critical": "FATAL", "fatal": "FATAL"}
@@ -92,48 +92,22 @@ class IncidentDifficulty:
     cascades: int = 1
 
     def __post_init__(self) -> None:
-        def is_int(v):
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def is_number(v):
-            return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-        checks = [
-            (is_int(self.components) and 2 <= self.components <= 12, "components", "an int in [2, 12]"),
-            (is_int(self.lines) and 1_000 <= self.lines <= 200_000, "lines", "an int in [1000, 200000]"),
-            (is_int(self.span) and 1 <= self.span <= 1_440, "span", "an int of minutes in [1, 1440]"),
-            (is_int(self.max_faults) and 1 <= self.max_faults <= 3, "max_faults", "an int in [1, 3]"),
-            (is_number(self.fault_free_share) and 0 <= self.fault_free_share <= 1, "fault_free_share",
-             "a number in [0, 1]"),
-            (is_int(self.distractors) and 0 <= self.distractors <= 10_000, "distractors", "an int in [0, 10000]"),
-            (is_number(self.noise) and 0 <= self.noise <= 1, "noise", "a number in [0, 1]"),
-            (is_int(self.cascades) and 0 <= self.cascades <= 3, "cascades", "an int in [0, 3]"),
-        ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise ValueError(f"IncidentDifficulty.{name} expects {expected}, got {getattr(self, name)!r}")
+        check_fields(self, [
+            ("components", integer_in(2, 12), "an int in [2, 12]"),
+            ("lines", integer_in(1_000, 200_000), "an int in [1000, 200000]"),
+            ("span", integer_in(1, 1_440), "an int of minutes in [1, 1440]"),
+            ("max_faults", integer_in(1, 3), "an int in [1, 3]"),
+            ("fault_free_share", number_in(0, 1), "a number in [0, 1]"),
+            ("distractors", integer_in(0, 10_000), "an int in [0, 10000]"),
+            ("noise", number_in(0, 1), "a number in [0, 1]"),
+            ("cascades", integer_in(0, 3), "an int in [0, 3]"),
+        ])
 
     @classmethod
     def of(cls, value: "str | IncidentDifficulty | Mapping | None") -> "IncidentDifficulty":
         """A difficulty from a preset name (``easy``, ``medium``, ``hard``), a mapping of
         fields, an :class:`IncidentDifficulty`, or ``None`` (medium)."""
-        if value is None:
-            return MEDIUM
-        if isinstance(value, IncidentDifficulty):
-            return value
-        if isinstance(value, str):
-            if value not in PRESETS:
-                raise ValueError(f"difficulty expects one of {', '.join(PRESETS)}, a dict of "
-                                 f"IncidentDifficulty fields or an IncidentDifficulty, got {value!r}")
-            return {"easy": EASY, "medium": MEDIUM, "hard": HARD}[value]
-        if isinstance(value, Mapping):
-            names = [f.name for f in fields(cls)]
-            unknown = sorted(set(map(str, value)) - set(names))
-            if unknown:
-                raise ValueError(f"difficulty expects some of the fields {', '.join(names)}, got "
-                                 f"unknown field(s) {', '.join(unknown)}")
-            return cls(**value)
-        raise ValueError(f"difficulty expects a preset name, a dict or an IncidentDifficulty, got {value!r}")
+        return MEDIUM if value is None else settings_of(cls, value, {"easy": EASY, "medium": MEDIUM, "hard": HARD})
 
 
 EASY = IncidentDifficulty(components=3, span=30, distractors=0, noise=0.0, cascades=1)

@@ -19,9 +19,9 @@ import numpy as np
 
 from rlog_env.datasets.sim.catalogue import Catalogue, Event, Family, Fault
 from rlog_env.datasets.sim.clock import compile_format, start_time
+from rlog_env.datasets.sim.presets import check_fields, integer_in, number_in, settings_of
 from rlog_env.datasets.sim.values import Uniform, Uniforms, Value, integer, pick
 
-PRESETS = ("easy", "medium", "hard")
 
 
 @dataclass(frozen=True)
@@ -47,37 +47,20 @@ class Difficulty:
     variable_density: float = 0.0
 
     def __post_init__(self) -> None:
-        checks = [
-            (isinstance(self.window, int) and 4 <= self.window <= 200, "window", "an int in [4, 200]"),
-            (isinstance(self.distractors, int) and 0 <= self.distractors <= 20, "distractors", "an int in [0, 20]"),
-            (isinstance(self.noise, (int, float)) and 0 <= self.noise <= 1, "noise", "a number in [0, 1]"),
-            (isinstance(self.cascades, bool), "cascades", "a bool"),
-            (isinstance(self.max_faults, int) and 1 <= self.max_faults <= 3, "max_faults", "an int in [1, 3]"),
-            (isinstance(self.variable_density, (int, float)) and 0 <= self.variable_density <= 4,
-             "variable_density", "a number in [0, 4]"),
-        ]
-        for ok, name, expected in checks:
-            if not ok:
-                raise ValueError(f"Difficulty.{name} expects {expected}, got {getattr(self, name)!r}")
+        check_fields(self, [
+            ("window", integer_in(4, 200), "an int in [4, 200]"),
+            ("distractors", integer_in(0, 20), "an int in [0, 20]"),
+            ("noise", number_in(0, 1), "a number in [0, 1]"),
+            ("cascades", lambda v: isinstance(v, bool), "a bool"),
+            ("max_faults", integer_in(1, 3), "an int in [1, 3]"),
+            ("variable_density", number_in(0, 4), "a number in [0, 4]"),
+        ])
 
     @classmethod
     def of(cls, value: "str | Difficulty | Mapping") -> "Difficulty":
         """A difficulty from a preset name (``easy``, ``medium``, ``hard``), a mapping of
         fields, or a :class:`Difficulty`."""
-        if isinstance(value, Difficulty):
-            return value
-        if isinstance(value, str):
-            if value not in PRESETS:
-                raise ValueError(f"difficulty expects one of {', '.join(PRESETS)}, a dict of "
-                                 f"Difficulty fields or a Difficulty, got {value!r}")
-            return {"easy": EASY, "medium": MEDIUM, "hard": HARD}[value]
-        if isinstance(value, Mapping):
-            unknown = sorted(set(value) - set(cls.__dataclass_fields__))
-            if unknown:
-                raise ValueError(f"difficulty has unknown field(s) {', '.join(unknown)}; "
-                                 f"expected some of {', '.join(cls.__dataclass_fields__)}")
-            return cls(**value)
-        raise ValueError(f"difficulty expects a preset name, a dict or a Difficulty, got {value!r}")
+        return settings_of(cls, value, {"easy": EASY, "medium": MEDIUM, "hard": HARD})
 
 
 EASY = Difficulty(window=8, distractors=0, noise=0.0, cascades=False, max_faults=1)
