@@ -62,3 +62,40 @@ def test_a_run_recorded_before_the_runner_stepped_rescores_without_difference(tm
     (run_dir / "results.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     differences = rescore(run_dir)
     assert len(differences) == 1 and differences[0]["index"] == records[3]["index"]
+
+
+class _AskTwice(gym.Wrapper):
+    """An environment whose episodes take two steps: the first answer is met with a question
+    (reward 0, not ended), the second is scored by the environment inside."""
+
+    def reset(self, **kwargs):
+        self.asked = False
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        if not self.asked:
+            self.asked = True
+            return "Are you sure? Answer again.", 0.0, False, False, {"turn": 1}
+        return self.env.step(action)
+
+
+def test_the_runner_plays_an_episode_of_several_steps_to_its_end():
+    from rlog_env.agents.base import FunctionAgent
+    from rlog_env.leaderboard.runner import _play_batch
+
+    seen = []
+
+    def agent(prompt: str) -> str:
+        seen.append(prompt)
+        label = "abnormal" if prompt.startswith("Are you sure") else "normal"
+        return f"<think>second look</think><answer>{label}</answer>"
+
+    envs = [_AskTwice(gym.make("RLog/AnomalyDetection-v0", split="test")) for _ in range(3)]
+    records = _play_batch(FunctionAgent(agent), envs, [0, 1, 2])
+    assert len(seen) == 6 and seen[3:] == ["Are you sure? Answer again."] * 3
+    plain = gym.make("RLog/AnomalyDetection-v0", split="test")
+    for index, record in enumerate(records):
+        assert record["answer"].endswith("<answer>abnormal</answer>") and record["index"] == index
+        plain.reset(options={"index": index})
+        assert record["reward"] == plain.step(record["answer"])[-1]["reward"]
+        assert record["observation"] == seen[index]  # the episode's first observation
