@@ -1,8 +1,9 @@
 """The agent interface: a batch of observations in, a batch of answer texts out.
 
 An :class:`Observation` is what an environment shows for one episode (the prompt, its chat
-messages, the log text and the sample's metadata), built from ``reset``'s ``(observation,
-info)``. An agent answers a batch of them with completion texts in the format it declares
+messages, the log text and the sample's metadata; in an investigation the whole conversation so
+far and the tools' schemas), built from ``reset``'s (or a later ``step``'s) ``(observation,
+info)``: an agent answers each with the next assistant turn. An agent answers a batch of them with completion texts in the format it declares
 (``reasoning``: ``think-first``, ``answer-first`` or ``none``). Agents follow scikit-learn:
 ``__init__`` only stores parameters; ``fit(samples)`` may learn from training samples (state
 ends in ``_``) and returns the agent. A plain function from prompt text to answer text is an
@@ -28,12 +29,15 @@ class Observation:
     domain: str = ""
     source: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_reset(cls, observation: str, info: Mapping[str, Any]) -> "Observation":
-        """The observation of an environment's ``reset`` (its text and its ``info``)."""
+        """The observation of an environment's ``reset`` (its text and its ``info``), or of a
+        later step of a multi-step episode (``info`` then holds the whole conversation)."""
         return cls(observation, tuple(info["messages"]), info["task"], info.get("logs", ""),
-                   info.get("domain", ""), info.get("source", ""), dict(info.get("meta", {})))
+                   info.get("domain", ""), info.get("source", ""), dict(info.get("meta", {})),
+                   tuple(info.get("tools", ())))
 
 
 @runtime_checkable

@@ -1,6 +1,7 @@
 """Agents by name, as the command line names them.
 
-- built-in names: the baselines (``heuristic``, ``constant-normal``, ``echo``, ``empty``) and
+- built-in names: the baselines (``heuristic``, ``constant-normal``, ``echo``, ``empty``), the
+  investigation baselines (``scripted-investigator``, ``answer-now``, ``random-tools``) and
   ``smollm2-135m`` (the prompt-only agent on SmolLM2-135M-Instruct, fetched by
   ``rlog model get smollm2-135m``);
 - ``transformers:PATH_OR_ID``: a local transformers model, prompt-only;
@@ -26,10 +27,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def builtin_names() -> tuple[str, ...]:
-    """The names of the built-in agents."""
-    from rlog_env.agents.baselines import BUILTIN_AGENTS
+    """The names of the built-in agents (the investigation baselines last)."""
+    from rlog_env.agents.baselines import BUILTIN_AGENTS, INVESTIGATORS
 
-    return tuple(BUILTIN_AGENTS) + ("smollm2-135m",)
+    return tuple(BUILTIN_AGENTS) + ("smollm2-135m",) + tuple(INVESTIGATORS)
 
 
 def make_agent(spec: str, **options: Any) -> Agent:
@@ -55,10 +56,12 @@ def make_agent(spec: str, **options: Any) -> Agent:
 
         # A known model name: fetched into the model cache by get_model on first use.
         return TransformersAgent("smollm2-135m", name="smollm2-135m", **options)
-    from rlog_env.agents.baselines import BUILTIN_AGENTS
+    from rlog_env.agents.baselines import BUILTIN_AGENTS, INVESTIGATORS
 
     if spec in BUILTIN_AGENTS:
         return BUILTIN_AGENTS[spec](**options)
+    if spec in INVESTIGATORS:
+        return INVESTIGATORS[spec](**options)
     raise ValueError(
         f"unknown agent {spec!r}: expected one of {', '.join(builtin_names())}, or "
         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable"

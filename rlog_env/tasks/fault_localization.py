@@ -33,6 +33,9 @@ class FaultLocalization(Investigation):
     def reference(self, facts):
         return {"components": sorted({fault["component"] for fault in facts["faults"]})}
 
+    def answer_of(self, diagnosis):
+        return {"components": list(diagnosis.get("components") or []) if diagnosis.get("faulty") else []}
+
     def elements(self, answer, case: Case):
         truth = {fault["component"] for fault in case.facts["faults"]}
         named = answer.get("components")

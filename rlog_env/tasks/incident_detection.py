@@ -49,6 +49,11 @@ class IncidentDetection(Investigation):
             return {"abnormal": False}
         return {"abnormal": True, "onset": iso(faults[0]["onset"], exact=True)}
 
+    def answer_of(self, diagnosis):
+        if not diagnosis.get("faulty"):
+            return {"abnormal": False}
+        return {"abnormal": True, "onset": diagnosis.get("onset")}
+
     def elements(self, answer, case: Case):
         faults = case.facts["faults"]
         flag = answered_flag(answer.get("abnormal"))

@@ -135,6 +135,13 @@ class Investigation(ABC):
     def reference(self, facts: Mapping[str, Any]) -> dict:
         """The reference answer of an incident, as a JSON object."""
 
+    @abstractmethod
+    def answer_of(self, diagnosis: Mapping[str, Any]) -> dict:
+        """This task's answer object for an investigator's ``diagnosis``: a mapping with
+        ``faulty`` (bool), ``components`` (the faulty components), ``component`` (where the
+        fault starts), ``onset`` (a time string), ``category`` and ``cause`` (words); an
+        investigator finds these once, and each task writes the answer it asks for."""
+
     def reference_text(self, facts: Mapping[str, Any]) -> str:
         """The reference answer exactly as a final answer carries it (inside ``<answer>``)."""
         return json.dumps(self.reference(facts), ensure_ascii=False)

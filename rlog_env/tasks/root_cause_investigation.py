@@ -64,6 +64,11 @@ class RootCauseInvestigation(Investigation):
         return {"category": fault["category"], "component": fault["component"],
                 "onset": iso(fault["onset"], exact=True), "cause": fault["cause"]}
 
+    def answer_of(self, diagnosis):
+        if not diagnosis.get("faulty"):
+            return {"category": HEALTHY}
+        return {key: diagnosis.get(key) for key in ("category", "component", "onset", "cause")}
+
     def elements(self, answer, case: Case):
         faults = case.facts["faults"]
         category = same_name(answer.get("category"))

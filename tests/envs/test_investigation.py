@@ -422,6 +422,9 @@ def test_add_an_investigation_task_from_outside():
         def elements(self, answer, case):
             return {"faults": float(answer.get("faults") == len(case.facts["faults"]))}
 
+        def answer_of(self, diagnosis):
+            return {"faults": len(diagnosis.get("components") or []) if diagnosis.get("faulty") else 0}
+
     before = (dict(INVESTIGATIONS), dict(INVESTIGATION_ENVIRONMENTS), set(gym.registry))
     register_investigation(FaultCount)
     try:

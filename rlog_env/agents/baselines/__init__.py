@@ -8,6 +8,8 @@
   the most similar training sample (TF-IDF);
 - :class:`HeuristicAgent` — the baseline of each task's kind behind one name
   (:func:`register_baseline` adds one for another kind);
+- the investigation baselines (:mod:`.investigators`): :class:`ScriptedInvestigator`, and the
+  trivial :class:`AnswerNowAgent` and :class:`RandomToolsAgent` (:data:`INVESTIGATORS`);
 - trivial baselines that a leaderboard needs to be read honestly: :class:`ConstantAgent`
   (always ``"normal"``), :class:`EchoAgent` (the logs as the answer), :class:`EmptyAgent`
   (an empty answer).
@@ -28,6 +30,8 @@ from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector, inspect_logs
 from rlog_env.agents.baselines.heuristic import (BASELINES, HeuristicAgent, heuristic_agent,
                                                  register_baseline, registered_baseline,
                                                  unregister_baseline)
+from rlog_env.agents.baselines.investigators import (INVESTIGATORS, TRIVIAL_INVESTIGATORS, AnswerNowAgent,
+                                                     RandomToolsAgent, ScriptedInvestigator)
 from rlog_env.agents.baselines.parsing import DrainParser, mask_message
 from rlog_env.agents.baselines.retrieval import RetrievalAgent
 from rlog_env.agents.baselines.trivial import ConstantAgent, EchoAgent, EmptyAgent
@@ -59,8 +63,9 @@ BUILTIN_AGENTS: dict[str, Callable[..., object]] = {
 TRIVIAL_AGENTS = ("constant-normal", "echo", "empty")
 
 __all__ = [
-    "BASELINES", "BUILTIN_AGENTS", "TRIVIAL_AGENTS", "ConstantAgent", "DrainParser", "EchoAgent",
-    "EmptyAgent", "HeuristicAgent", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector",
+    "BASELINES", "BUILTIN_AGENTS", "INVESTIGATORS", "TRIVIAL_AGENTS", "TRIVIAL_INVESTIGATORS", "AnswerNowAgent",
+    "ConstantAgent", "DrainParser", "EchoAgent", "EmptyAgent", "HeuristicAgent", "RandomToolsAgent",
+    "ScriptedInvestigator", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector",
     "constant_normal", "echo", "empty", "heuristic_agent", "inspect_logs", "mask_message",
     "register_baseline", "registered_baseline", "unregister_baseline", "write_completion",
 ]
