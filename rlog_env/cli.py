@@ -300,9 +300,6 @@ def data_reasoning(source: str, tasks: Sequence[str] | None, split: str, episode
     return 0
 
 
-DEFAULT_AGENTS = ("heuristic", "constant-normal", "echo", "empty")
-
-
 def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str, split: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
@@ -310,10 +307,10 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_results
-    from rlog_env.leaderboard.runner import run
+    from rlog_env.leaderboard.runner import default_agents, run
 
     out = out or sys.stdout
-    run_path = run(list(agents), envs, source=source, split=split, episodes=episodes,
+    run_path = run(list(agents or default_agents(envs)), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
                    domains=domains, difficulty=difficulty, reasoning=reasoning,
                    progress=not as_json and out is sys.stdout)
@@ -352,7 +349,9 @@ def rescore_command(run: str, data_dir: str | None, out=None) -> int:
     out = out or sys.stdout
     differences = rescore(run, data_dir)
     for d in differences[:20]:
-        print(f"{d['agent']} {d['env']} #{d['index']}: recorded {d['recorded']}, recomputed {d['recomputed']}", file=out)
+        where = f" (turn {d['turn'] + 1}: its tool outputs or reward differ)" if "turn" in d else ""
+        print(f"{d['agent']} {d['env']} #{d['index']}: recorded {d['recorded']}, recomputed {d['recomputed']}{where}",
+              file=out)
     print(f"{run}: " + (f"{len(differences)} episode(s) score differently" if differences
                         else "every recorded score reproduces"), file=out)
     return 1 if differences else 0
@@ -481,11 +480,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--split", choices=("train", "test"), default="train")
 
     p = commands.add_parser("eval", help="evaluate agents and print the leaderboard (the main job)")
-    p.add_argument("--agents", nargs="+", default=list(DEFAULT_AGENTS),
-                   help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m), "
-                        "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable")
+    p.add_argument("--agents", nargs="+", default=None,
+                   help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m; for the "
+                        "investigation environments scripted-investigator, answer-now, random-tools), "
+                        "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable (default: "
+                        "the baselines of the environments run)")
     p.add_argument("--envs", nargs="+", default=None,
-                   help="environment ids (default: every one-step environment)")
+                   help="environment ids (default: every one-step environment; the investigation "
+                        "environments run when named)")
     p.add_argument("--source", default="sim")
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--episodes", type=int, default=None,

@@ -22,7 +22,7 @@ from rlog_env.datasets import SourceOption, prepare_options
 from rlog_env.datasets.base import SPLITS, check_split
 from rlog_env.datasets.sim import SEEN, UNSEEN
 from rlog_env.datasets.sim.catalogue import load_catalogue
-from rlog_env.datasets.sim.incident import TEST_SIZE, IncidentDifficulty, check_domains, generate_incident
+from rlog_env.datasets.sim.incident import TEST_SIZE, TEST_VERSION, IncidentDifficulty, check_domains, generate_incident
 from rlog_env.datasets.sim.incident_model import Incident
 
 
@@ -31,6 +31,7 @@ class IncidentSet(Protocol):
 
     split: str
     categories: tuple[str, ...]  # every fault category an answer may name, sorted
+    identity: str  # names the set's incidents (source, version, split, domains, difficulty)
 
     def __len__(self) -> int: ...
 
@@ -48,6 +49,8 @@ class IncidentSourceSpec:
         description: one line for ``rlog envs`` and the manuals.
         splits: the splits it serves.
         domains_doc: what its domains are, for the manuals.
+        training_domains: ``domains -> domains`` an investigator may fit on for an evaluation
+            over ``domains`` (the simulator keeps its unseen domains out); ``None``: the same.
     """
 
     name: str
@@ -56,6 +59,11 @@ class IncidentSourceSpec:
     description: str = ""
     splits: tuple[str, ...] = SPLITS
     domains_doc: str = ""
+    training_domains: Callable[[tuple[str, ...] | None], tuple[str, ...] | None] | None = None
+
+    def fit_domains(self, domains: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        """The domains an investigator may fit on for an evaluation over ``domains``."""
+        return self.training_domains(domains) if self.training_domains else domains
 
     def prepare_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` checked and normalised (:func:`rlog_env.datasets.prepare_options`)."""
@@ -117,6 +125,10 @@ class SimIncidents:
     def __getitem__(self, index: int) -> Incident:
         return generate_incident(self.catalogue, index, self.split, self.domains, self.difficulty)
 
+    @property
+    def identity(self) -> str:
+        return f"sim/incidents/v{TEST_VERSION}/{self.split}/{self.domains}/{self.difficulty}"
+
     @cached_property
     def categories(self) -> tuple[str, ...]:
         return tuple(sorted({fault.category for fault in self.catalogue.faults.values()}, key=str.casefold))
@@ -131,6 +143,8 @@ register_incident_source(IncidentSourceSpec(
         "distractors, noise, cascades.",
         prepare=IncidentDifficulty.of, default="medium"),),
     description="the O&M simulator's incidents (embedded, endless)",
+    # Never a held-out family or fault type: the seen/unseen comparison measures generalisation.
+    training_domains=lambda domains: tuple(d for d in (domains or ()) if d != UNSEEN) or (SEEN,),
     domains_doc=f'``"{SEEN}"`` (default), ``"{UNSEEN}"`` (incidents with a held-out family or fault '
                 "type) or family names.",
 ))

@@ -69,6 +69,8 @@ class InvestigationEnv(gym.Env[str, str]):
         self.max_steps, self.max_observation_chars = max_steps, max_observation_chars
         self.source_name = source
         self.incidents = open_incidents(source, split, domains, **source_options)
+        # The domain selection asked for (never whether an incident involves a held-out one).
+        self._domain = ",".join([domains] if isinstance(domains, str) else sorted(domains or ["seen"]))
         self.observation_space = OBSERVATION_SPACE
         self.action_space = ACTION_SPACE
         self.reward_range = self.task.step_range
@@ -96,6 +98,7 @@ class InvestigationEnv(gym.Env[str, str]):
         self._last_observation = f"{self._system}\n\n{brief}"
         info = {"messages": list(self._messages), "tools": TOOL_SCHEMAS, "task": self.task_name,
                 "source": self.source_name, "split": self.incidents.split, "index": int(index),
+                "domain": self._domain, "meta": {"id": incident.incident_id},
                 "incident_id": incident.incident_id, "turn": 0, "max_steps": self.max_steps}
         return self._last_observation, info
 
@@ -142,8 +145,8 @@ class InvestigationEnv(gym.Env[str, str]):
     def _final(self, action: str):
         reward, answer = self.task.final_reward(action, self._case, self._tool_turns)
         return self._end(reward.total, terminated=True, parts=reward.as_dict(), answer=answer,
-                         scored={"score": reward.score, "answer_valid": reward.answer_valid,
-                                 "elements": dict(reward.elements)})
+                         scored={"score": reward.score, "well_formed": reward.well_formed,
+                                 "answer_valid": reward.answer_valid, "elements": dict(reward.elements)})
 
     def _end(self, reward: float, terminated: bool = False, truncated_by: str | None = None,
              observation: str = END_OBSERVATION, parts: dict | None = None, answer: str | None = None,
@@ -155,7 +158,8 @@ class InvestigationEnv(gym.Env[str, str]):
         scheme = self.task.scheme
         info["reward"] = parts or {"total": reward, "format": scheme.format_bad, "answer": scheme.answer_bad, "cost": 0.0}
         info["parsed_answer"] = answer
-        info["metrics"] = {**self._metrics(), **(scored or {"score": None, "answer_valid": False, "elements": {}})}
+        info["metrics"] = {**self._metrics(), **(scored or {"score": None, "well_formed": False,
+                                                              "answer_valid": False, "elements": {}})}
         info["truncated_by"] = truncated_by
         info["reference"] = self.task.reference_text(self._case.facts)
         info["unseen"] = bool(self._case.facts["unseen"])
@@ -255,7 +259,7 @@ def investigation_manual(task_cls) -> str:
 
 def investigation_class(task_cls) -> type[InvestigationEnv]:
     """The environment class of the investigation task ``task_cls``, its manual generated."""
-    name = f"{task_cls.env_id.split('/', 1)[-1].rsplit('-v', 1)[0]}Env"
+    name = f"{task_cls.column()}Env"
     return type(name, (InvestigationEnv,), {"__doc__": investigation_manual(task_cls), "task_name": task_cls.name,
                                             "__module__": log_env.__name__, "__qualname__": name})
 

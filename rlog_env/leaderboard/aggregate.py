@@ -43,7 +43,7 @@ from rlog_env.leaderboard.metrics import (
     bootstrap_key,
     parsing_metrics_of_pairs,
 )
-from rlog_env.tasks import LABEL, TASKS, TEMPLATE, TEXT
+from rlog_env.tasks import INVESTIGATION, INVESTIGATIONS, LABEL, TASKS, TEMPLATE, TEXT
 
 class ExactSum:
     """A float sum kept exactly (Shewchuk's partials, as ``math.fsum``), added to one value at a
@@ -235,6 +235,45 @@ class FreeTextMetrics:
         raise ValueError("the free-text metrics have no headline metric")
 
 
+class InvestigationMetrics:
+    """The investigation tasks' field metrics: the fully-correct rate (answer score 1), the mean
+    answer score (with a bootstrap interval) and each partial-credit element over the episodes it
+    applies to; what an investigation costs (turns, tool calls, tool errors, characters of tool
+    output) and how much of the fault's evidence the tools showed (``evidence_recall``, over
+    faulty incidents). An unanswered episode scores 0 and counts as not correct."""
+
+    headline = "score"
+
+    def __init__(self) -> None:
+        self.costs = MeanMetrics(("turns", "tool_calls", "tool_errors", "observation_chars"))
+        self.score = MeanMetrics(("score",), headline="score")
+        self.correct = ExactSum()
+        self.elements: dict[str, ExactSum] = {}
+        self.recall = ExactSum()
+
+    def add(self, record: Mapping[str, Any], key: int) -> None:
+        metrics = record.get("metrics") or {}
+        self.costs.add(record, key)
+        self.score.add(record, key)
+        self.correct.add(float(metrics.get("score") == 1))
+        for name, value in (metrics.get("elements") or {}).items():
+            if _is_number(value):
+                self.elements.setdefault(str(name), ExactSum()).add(float(value))
+        if _is_number(metrics.get("evidence_recall")):
+            self.recall.add(float(metrics["evidence_recall"]))
+
+    def values(self) -> dict[str, float]:
+        out = {"correct": self.correct.mean(), **self.score.values()}
+        out.update((name, total.mean()) for name, total in self.elements.items())
+        out.update(self.costs.values())
+        if self.recall.count:
+            out["evidence_recall"] = self.recall.mean()
+        return out
+
+    def interval(self) -> tuple[float, float]:
+        return self.score.interval()
+
+
 def _check(kind: str, factory: FieldMetricsFactory) -> None:
     if not isinstance(kind, str) or not kind:
         raise ValueError(f"register_field_metrics expects a task kind (a non-empty string), got {kind!r}")
@@ -264,10 +303,15 @@ def registered_field_metrics(kind: str, factory: FieldMetricsFactory):
     return FIELD_METRICS.registered(kind, factory)
 
 
+def _task_class(task: str):
+    """The registered one-step or investigation task class ``task``, or ``None``."""
+    return TASKS.get(task) or INVESTIGATIONS.get(task)
+
+
 def field_metrics_for(task: str) -> FieldMetrics:
     """A fresh field-metric accumulator for a cell of ``task``: its kind's registered one, or
     :class:`MeanMetrics` for a kind with none and for a task that is not registered."""
-    cls = TASKS.get(task)
+    cls = _task_class(task)
     factory = FIELD_METRICS.get(cls.kind) if cls is not None else None
     return factory() if factory is not None else MeanMetrics()
 
@@ -275,13 +319,14 @@ def field_metrics_for(task: str) -> FieldMetrics:
 def task_column(task: str) -> str:
     """The column that heads ``task`` in the leaderboard: the task class's
     :meth:`~rlog_env.tasks.base.Task.column`, or the task's name when it is not registered."""
-    cls = TASKS.get(task)
+    cls = _task_class(task)
     return cls.column() if cls is not None else str(task)
 
 
 register_field_metrics(TEMPLATE, TemplateMetrics)
 register_field_metrics(LABEL, LabelMetrics)
 register_field_metrics(TEXT, FreeTextMetrics)
+register_field_metrics(INVESTIGATION, InvestigationMetrics)
 
 
 # -- the cells --------------------------------------------------------------------------------
@@ -304,7 +349,8 @@ class _Cell:
     def add(self, record: Mapping[str, Any]) -> None:
         metrics = record.get("metrics") or {}
         key = episode_bootstrap_key(record, self.rewards.count)
-        reward = float(record["reward"]["total"])
+        # An episode's score is its return: the last step's reward when it took one step.
+        reward = float(record["return"] if "return" in record else record["reward"]["total"])
         self.rewards.add(reward)
         self.reward_ci.add(key, reward)
         self.latency.add(float(record["latency_s"]))
@@ -376,7 +422,8 @@ class Aggregate:
 
     def board(self) -> dict[str, Any]:
         seen = dict.fromkeys(task for tasks in self._cells.values() for task in tasks)
-        order = [task for task in TASKS if task in seen] + [task for task in seen if task not in TASKS]
+        registered = [*TASKS, *INVESTIGATIONS]
+        order = [task for task in registered if task in seen] + [task for task in seen if task not in registered]
         columns: dict[str, str] = {}
         for task in order:
             column = task_column(task)
@@ -388,7 +435,7 @@ class Aggregate:
 
 __all__ = [
     "FIELD_METRICS", "Aggregate", "ExactSum", "FieldMetrics", "FieldMetricsFactory", "FreeTextMetrics",
-    "LabelMetrics", "MeanMetrics", "TemplateMetrics", "episode_bootstrap_key", "field_metrics_for",
+    "InvestigationMetrics", "LabelMetrics", "MeanMetrics", "TemplateMetrics", "episode_bootstrap_key", "field_metrics_for",
     "predicted_answer", "register_field_metrics", "registered_field_metrics", "task_column",
     "unregister_field_metrics",
 ]

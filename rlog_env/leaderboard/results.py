@@ -36,7 +36,7 @@ try:  # POSIX; elsewhere runs are not locked (one writer per run directory is th
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-from rlog_env.tasks import TASKS
+from rlog_env.tasks import INVESTIGATIONS, TASKS
 
 RESULTS = "results.jsonl"
 CONFIG = "config.json"
@@ -48,10 +48,10 @@ _REQUIRED = {"agent": str, "env": str, "task": str, "index": int, "reward": dict
              "domain": str, "unseen": bool, "reasoning": str, "parsed_answer": (str, type(None)),
              "reference": str, "metrics": dict, "latency_s": (int, float)}
 _OPTIONAL = {"split": str, "observation": str, "answer": str, "usage": (dict, type(None)),
-             "error": (str, type(None))}
+             "error": (str, type(None)), "turns": list, "return": (int, float)}
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object", bool: "true or false",
                (str, type(None)): "a string or null", (int, float): "a number",
-               (dict, type(None)): "an object or null"}
+               (dict, type(None)): "an object or null", list: "a list"}
 _TAIL_CHUNK = 1 << 16
 
 
@@ -219,14 +219,22 @@ def _check_record(record: Any, path: Path, number: int) -> dict[str, Any]:
             if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 raise _fail(path, number, f"field {name!r} expects {_TYPE_NAMES[kind]}, "
                                           f"got {json.dumps(value, default=str)[:60]}")
-    if record["task"] not in TASKS:
-        raise _fail(path, number, f"field 'task' expects one of {', '.join(TASKS)}, got {record['task'][:60]!r}")
+    if record["task"] not in TASKS and record["task"] not in INVESTIGATIONS:
+        raise _fail(path, number, f"field 'task' expects one of {', '.join([*TASKS, *INVESTIGATIONS])}, "
+                                  f"got {record['task'][:60]!r}")
     if record["index"] < 0:
         raise _fail(path, number, f"field 'index' expects a sample index >= 0, got {record['index']}")
     total = record["reward"].get("total")
     if isinstance(total, bool) or not isinstance(total, (int, float)) or not math.isfinite(total):
         raise _fail(path, number, f"field 'reward' expects an object with a finite number 'total', "
                                   f"got {json.dumps(record['reward'], default=str)[:60]}")
+    if "return" in record and not math.isfinite(record["return"]):
+        raise _fail(path, number, f"field 'return' expects a finite number, got {record['return']}")
+    for turn in record.get("turns", ()):
+        if not (isinstance(turn, dict) and isinstance(turn.get("completion"), str)
+                and isinstance(turn.get("reward"), (int, float)) and not isinstance(turn.get("reward"), bool)):
+            raise _fail(path, number, "field 'turns' expects objects with a string 'completion' and a number "
+                                      f"'reward', got {json.dumps(turn, default=str)[:60]}")
     latency = record["latency_s"]
     if not math.isfinite(latency) or latency < 0:
         raise _fail(path, number, f"field 'latency_s' expects a finite number >= 0, got {latency}")

@@ -22,22 +22,40 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import gymnasium as gym
 
 from rlog_env._version import __version__
 from rlog_env.agents.base import Agent, Observation, as_agent
+from rlog_env.agents.baselines import INVESTIGATORS
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
-from rlog_env.envs import ENVIRONMENTS, default_env_ids
+from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
+from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, default_env_ids
 from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, episode_key, read_frame,
                                             read_header, read_results, recorded_episodes)
 from rlog_env.tasks import FORMATS
 
 ENDLESS_EPISODES = 100  # episodes per environment from an endless split, when none are asked for
 FIT_ENDLESS_EPISODES = 1000  # training episodes an agent may fit on from an endless train split
+FIT_INCIDENTS = 300  # training incidents an investigator may fit on
 DEFAULT_RUNS_DIR = Path("runs")
+DEFAULT_AGENTS = ("heuristic", "constant-normal", "echo", "empty")
+
+
+def investigates(env_id: str) -> bool:
+    """Whether ``env_id`` is an investigation environment (episodes of several turns over an
+    incident) rather than a one-step one."""
+    return env_id in INVESTIGATION_ENVIRONMENTS
+
+
+def default_agents(envs: Sequence[str] | None) -> tuple[str, ...]:
+    """The agents ``rlog eval`` runs when none are named: the investigation baselines on
+    investigation environments, the one-step baselines otherwise."""
+    if envs and all(investigates(env_id) for env_id in envs):
+        return tuple(INVESTIGATORS)
+    return DEFAULT_AGENTS
 
 
 @dataclass(frozen=True)
@@ -57,9 +75,10 @@ class EvalConfig:
     reasoning: str | None = None  # the format built-in agents were made with (None: their own)
 
     def __post_init__(self) -> None:
-        unknown = [e for e in self.envs if e not in ENVIRONMENTS]
+        known = {**ENVIRONMENTS, **INVESTIGATION_ENVIRONMENTS}
+        unknown = [e for e in self.envs if e not in known]
         if unknown:
-            raise ValueError(f"envs expects ids among {', '.join(ENVIRONMENTS)}, got {unknown}")
+            raise ValueError(f"envs expects ids among {', '.join(known)}, got {unknown}")
         if self.reasoning is not None and self.reasoning not in FORMATS:
             raise ValueError(f"reasoning expects one of {', '.join(FORMATS)} or None, got {self.reasoning!r}")
         if self.source not in SOURCES:
@@ -85,13 +104,15 @@ class Plan:
     indices: Sequence[int] = range(0)
 
 
-def _source_options(source: str, domains, difficulty) -> dict[str, Any]:
-    """The keyword arguments of a run's sources: its domains, and its difficulty where the
-    source takes one (it is ignored elsewhere, as a run over several sources needs)."""
+def _source_options(source: str, domains, difficulty, env_id: str | None = None) -> dict[str, Any]:
+    """The keyword arguments of a run's sources (of ``env_id``'s: the incident source for an
+    investigation): its domains, and its difficulty where the source takes one (it is ignored
+    elsewhere, as a run over several sources needs)."""
     options: dict[str, Any] = {}
     if domains:
         options["domains"] = list(domains)
-    if difficulty and "difficulty" in SOURCES[source].option_names:
+    spec = INCIDENT_SOURCES.get(source) if env_id is not None and investigates(env_id) else SOURCES.get(source)
+    if difficulty and spec is not None and "difficulty" in [o.name for o in spec.options]:
         options["difficulty"] = difficulty
     return options
 
@@ -102,6 +123,13 @@ def plan(config: EvalConfig, data_dir=None) -> list[Plan]:
     options = _source_options(config.source, config.domains, config.difficulty)
     plans = []
     for env_id in config.envs:
+        if investigates(env_id):
+            if config.source in INCIDENT_SOURCES:
+                incidents = open_incidents(config.source, config.split, **_source_options(
+                    config.source, config.domains, config.difficulty, env_id))
+                count = min(config.episodes or ENDLESS_EPISODES, len(incidents))
+                plans.append(Plan(env_id, INVESTIGATION_ENVIRONMENTS[env_id].task_name, incidents, range(count)))
+            continue
         task = ENVIRONMENTS[env_id].task_name
         if not spec.serves(task):
             continue
@@ -121,6 +149,9 @@ def samples_hash(plans: Sequence[Plan]) -> str:
     """A hash of every evaluation sample (environment, index, logs, reference)."""
     digest = hashlib.sha256()
     for p in plans:
+        if investigates(p.env_id):  # incidents are built from their seed: the set's identity names them
+            digest.update(json.dumps([p.env_id, p.indices.start, p.indices.stop, p.source.identity]).encode())
+            continue
         for i in p.indices:
             sample = p.source[i]
             digest.update(json.dumps([p.env_id, i, sample.logs, sample.reference]).encode("utf-8", "surrogatepass"))
@@ -135,10 +166,23 @@ def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> li
     options = _source_options(config.source, spec.fit_domains(config.domains), config.difficulty)
     samples = []
     for p in plans:
+        if investigates(p.env_id):
+            continue
         train = load_source(config.source, p.task, split="train", data_dir=data_dir, **options)
         count = len(train) if train.finite else FIT_ENDLESS_EPISODES
         samples.extend(train[i] for i in range(count))
     return samples
+
+
+def _training_incidents(config: EvalConfig) -> Iterator[Any]:
+    """What investigators may fit on: :data:`FIT_INCIDENTS` incidents of the incident source's
+    train split, in the domains it allows (never a held-out family or fault type), one at a
+    time."""
+    spec = INCIDENT_SOURCES[config.source]
+    domains = spec.fit_domains(config.domains)
+    incidents = open_incidents(config.source, "train", domains, **(
+        {"difficulty": config.difficulty} if config.difficulty else {}))
+    return (incidents[i] for i in range(FIT_INCIDENTS))
 
 
 def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None) -> list[Agent]:
@@ -245,29 +289,38 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
     if fit:
         training = None
         for agent in agent_objects:
-            if hasattr(agent, "fit"):
-                training = training if training is not None else _training_samples(config, plans, data_dir)
-                agent.fit(training)
+            if not hasattr(agent, "fit"):
+                continue
+            if getattr(agent, "trains_on", None) == "incidents":  # an investigator
+                agent.fit(_training_incidents(config))
+                continue
+            training = training if training is not None else _training_samples(config, plans, data_dir)
+            agent.fit(training)
 
     total = sum(len(p.indices) for p in plans) * len(agent_objects)
-    options = _source_options(config.source, config.domains, config.difficulty)
     with _Progress(progress, total, len(done)) as bar:
         for agent in agent_objects:
             for p in plans:
                 # One environment per live episode of a batch, made once and reset per episode.
                 envs: list[gym.Env] = []
+                options = _source_options(config.source, config.domains, config.difficulty, p.env_id)
                 # Drawn lazily, a batch at a time: no list of every index still to do.
                 todo = (i for i in p.indices if (agent.name, p.env_id, i) not in done)
                 while batch := list(itertools.islice(todo, config.batch_size)):
                     while len(envs) < len(batch):
-                        envs.append(gym.make(p.env_id, source=config.source, split=config.split,
-                                             data_dir=data_dir, reasoning=agent.reasoning,
-                                             reward=config.reward, **options))
+                        envs.append(_make(p.env_id, config.source, config.split, data_dir, agent.reasoning,
+                                          config.reward, options))
                     records = _play_batch(agent, envs, batch)
                     writer.write(records)
                     bar.advance(len(records))
                 for env in envs:
                     env.close()
+
+
+def _make(env_id: str, source: str, split: str, data_dir, reasoning: str, reward: str, options) -> gym.Env:
+    """An environment of a run (an investigation reads no data directory)."""
+    where = {} if investigates(env_id) else {"data_dir": data_dir}
+    return gym.make(env_id, source=source, split=split, reasoning=reasoning, reward=reward, **where, **options)
 
 
 def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> list[dict[str, Any]]:
@@ -286,6 +339,8 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
     live = list(range(len(batch)))
     current = list(first)
     latency = [0.0] * len(batch)
+    returns = [0.0] * len(batch)
+    turns: list[list[dict[str, Any]]] = [[] for _ in batch]
     while live:
         observations = [current[k] for k in live]
         began = time.perf_counter()
@@ -300,8 +355,10 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             if not isinstance(answer, str):
                 raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
             latency[k] += elapsed
-            observation, _, terminated, truncated, step = envs[k].step(answer)
+            observation, reward, terminated, truncated, step = envs[k].step(answer)
+            returns[k] += reward
             if not (terminated or truncated):
+                turns[k].append(_turn_record(answer, reward, step))
                 current[k] = Observation.from_reset(observation, {**infos[k], **step})
                 still.append(k)
                 continue
@@ -317,8 +374,36 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
                 # the episode is scored as answered ("" scores the bottom), not dropped.
                 "error": None if errors[n] is None else str(errors[n]),
             }
+            if turns[k]:  # an episode of several steps: every turn, and what they returned in all
+                records[k]["turns"] = turns[k] + [_turn_record(answer, reward, step)]
+                records[k]["return"] = returns[k]
         live = still
     return records  # type: ignore[return-value]
+
+
+def _turn_record(completion: str, reward: float, step: dict[str, Any]) -> dict[str, Any]:
+    """One turn of a multi-step episode as a record keeps it: the completion, the tool calls the
+    environment read from it and what the tools answered, and the step's reward."""
+    messages = step.get("messages") or []
+    asked = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=len(messages))
+    outputs = [m["content"] for m in messages[asked + 1:] if m.get("role") == "tool"]
+    return {"completion": completion, "tool_calls": step.get("tool_calls") or [], "tool_outputs": outputs,
+            "reward": reward}
+
+
+def _replay(env: gym.Env, record: dict[str, Any]) -> dict[str, Any]:
+    """Step ``record``'s turns (its one answer, for a one-step episode) through ``env``, just
+    reset; what differs from the record (empty when nothing does): the final reward
+    (``recomputed``), and for a transcript the first turn whose tool outputs or reward differ."""
+    for n, turn in enumerate(record.get("turns", [])[:-1]):
+        _, reward, terminated, truncated, step = env.step(turn["completion"])
+        now = _turn_record(turn["completion"], reward, step)
+        if terminated or truncated or now != turn:
+            return {"recomputed": step.get("reward", reward), "turn": n, "recorded_turn": turn, "replayed_turn": now}
+    _, _, _, _, step = env.step(record["answer"])
+    if step["reward"] != record["reward"] or step["reference"] != record["reference"]:
+        return {"recomputed": step["reward"]}
+    return {}
 
 
 def _config_of(config: EvalConfig) -> dict[str, Any]:
@@ -337,7 +422,16 @@ def _per_answer(values, n: int) -> list:
 
 
 def _jsonable(details) -> dict[str, Any]:
-    return {k: (v if isinstance(v, (bool, int, float, str)) or v is None else str(v)) for k, v in details.items()}
+    """Step metrics as a record keeps them: scalars as they are, mappings of scalars (an
+    investigation's ``elements``) as objects, anything else as its text."""
+    def value(v):
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            return v
+        if isinstance(v, dict):
+            return {str(k): value(x) for k, x in v.items()}
+        return str(v)
+
+    return {k: value(v) for k, v in details.items()}
 
 
 class _Progress:
@@ -367,10 +461,12 @@ class _Progress:
 
 
 def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
-    """Replay every recorded answer through a fresh environment; return the differences.
+    """Replay every recorded answer (every turn of a recorded transcript) through a fresh
+    environment; return the differences.
 
-    Each difference names the episode, the recorded reward and the one ``step`` returns now: a
-    submitted run whose rewards were edited, or scored by another version, shows up here.
+    Each difference names the episode, the recorded reward and the one ``step`` returns now, and
+    for a transcript the first turn whose tool outputs or reward differ: a submitted run whose
+    rewards were edited, or scored by another version, shows up here.
     """
     run_path = Path(run_dir)
     config = read_header(run_path)["config"]
@@ -378,7 +474,6 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
     if source not in SOURCES:
         raise ValueError(f"{run_path}: the run's source {source!r} is not registered; "
                          f"registered sources: {', '.join(SOURCES)}")
-    options = _source_options(source, config.get("domains"), config.get("difficulty"))
     envs: dict[tuple[str, str], gym.Env] = {}
     differences = []
     for record in read_results(run_path):
@@ -387,14 +482,15 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
                              "a run can only be rescored from the answers it recorded")
         key = (record["env"], record["reasoning"])
         if key not in envs:
-            envs[key] = gym.make(record["env"], source=source, split=config["split"], data_dir=data_dir,
-                                 reasoning=record["reasoning"], reward=config["reward"], **options)
+            options = _source_options(source, config.get("domains"), config.get("difficulty"), record["env"])
+            envs[key] = _make(record["env"], source, config["split"], data_dir, record["reasoning"],
+                              config["reward"], options)
         env = envs[key]
         env.reset(options={"index": int(record["index"])})
-        _, _, _, _, step = env.step(record["answer"])
-        if step["reward"] != record["reward"] or step["reference"] != record["reference"]:
+        found = _replay(env, record)
+        if found:
             differences.append({"agent": record["agent"], "env": record["env"], "index": record["index"],
-                                "recorded": record["reward"], "recomputed": step["reward"]})
+                                "recorded": record["reward"], **found})
     for env in envs.values():
         env.close()
     return differences

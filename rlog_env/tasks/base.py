@@ -89,6 +89,11 @@ class Judgement:
     adjusted: float | None = None
 
 
+def env_column(env_id: str) -> str:
+    """An environment id's short name, as tables head it: ``"RLog/LogParsing-v0"`` -> ``"LogParsing"``."""
+    return env_id.split("/", 1)[-1].rsplit("-v", 1)[0]
+
+
 def prompt_text(messages: list[dict[str, str]]) -> str:
     """The prompt of :meth:`Task.messages`' two chat messages as one text: the system message,
     a blank line, the user message."""
@@ -134,7 +139,7 @@ class Task(ABC):
     @classmethod
     def column(cls) -> str:
         """The environment's short name, as tables and manuals head it: ``"LogParsing"``."""
-        return cls.env_id.split("/", 1)[-1].rsplit("-v", 1)[0]
+        return env_column(cls.env_id)
 
     def __post_init__(self) -> None:
         check_format(self.reasoning)

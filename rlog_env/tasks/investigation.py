@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Mapping
 
 from rlog_env._registry import Registry
 from rlog_env._times import iso, parse_utc
-from rlog_env.tasks.base import SYSTEM_ROLE, Judgement
+from rlog_env.tasks.base import SYSTEM_ROLE, Judgement, env_column
 from rlog_env.tasks.formats import THINK_FIRST, check_format, format_instructions, parse_completion, write_completion
 from rlog_env.tasks.schemes import RLOG, SCHEMES, RewardScheme, get_scheme
 
@@ -69,6 +69,7 @@ class FinalReward:
     score: float | None
     elements: Mapping[str, float | None]
     answer_valid: bool
+    well_formed: bool
 
     def as_dict(self) -> dict[str, float]:
         """The reward parts, as ``info["reward"]`` carries them."""
@@ -102,6 +103,11 @@ class Investigation(ABC):
     answer_fields: ClassVar[str]  # the answer's JSON fields, as the system message states them
     weights: ClassVar[Mapping[str, float]]  # element -> its share of the answer score
     manual_reward: ClassVar[str]
+
+    @classmethod
+    def column(cls) -> str:
+        """The environment's short name, as tables head it: ``"RootCauseInvestigation"``."""
+        return env_column(cls.env_id)
 
     def __post_init__(self) -> None:
         check_format(self.reasoning)
@@ -180,7 +186,8 @@ class Investigation(ABC):
         cost = 0.0
         if scheme.folds_step_cost:
             cost = min(fmt + value, self.step_cost * tool_turns)
-        reward = FinalReward(fmt + value - cost, fmt, value, cost, score, elements, answer is not None)
+        reward = FinalReward(fmt + value - cost, fmt, value, cost, score, elements, answer is not None,
+                             parsed.well_formed)
         return reward, parsed.answer
 
     def tool_turn_reward(self) -> float:

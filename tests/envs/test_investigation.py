@@ -354,8 +354,9 @@ def test_no_truth_before_the_final_step(env_id):
         incident, secrets = env.unwrapped._incident, _secrets(env)
         labels = [fault.category for fault in incident.truth.faults]
         erased = dataclasses.replace(incident, truth=IncidentTruth((), False, ()))
-        assert set(info) == {"messages", "tools", "task", "source", "split", "index", "incident_id", "turn",
-                             "max_steps"}
+        assert set(info) == {"messages", "tools", "task", "source", "split", "index", "domain", "meta",
+                             "incident_id", "turn", "max_steps"}
+        assert info["domain"] == "seen" and info["meta"] == {"id": info["incident_id"]}
         system, brief = (m["content"] for m in info["messages"])
         assert observation == f"{system}\n\n{brief}" and brief.endswith(vocabulary)
         alert, rest = brief.split("\n", 1)

@@ -68,6 +68,8 @@ def _task(observation: Observation):
 
 
 class _Investigator(Baseline):
+    trains_on = "incidents"  # what fit() takes: a runner gives it training incidents, not samples
+
     def _answer(self, observation: Observation, diagnosis: Mapping[str, Any], think: str) -> str:
         answer = _task(observation).answer_of(diagnosis)
         return self._complete(json.dumps(answer, ensure_ascii=False), think)
