@@ -17,7 +17,8 @@
 - ``rlog envs``: every environment, source, split size and domain, the investigation
   environments, and the known overlaps between sources.
 - ``rlog show ENV``: one episode as a person reads it: the prompt, the reference, and what the
-  reference scores.
+  reference scores; ``rlog show ENV --run RUN --index I`` a recorded episode, an investigation
+  turn by turn (completions, tool calls, tool outputs, step rewards).
 - ``rlog score ENV --answer TEXT``: score one answer to one sample, as the environment would.
 - ``rlog data download NAME --to DIR``: fetch a public data set from upstream at its pinned
   commit, verify every file's sha256, and print its licence and citation;
@@ -154,13 +155,55 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
     return 0
 
 
+def show_recorded(run: str, env_id: str, index: int | None, agent: str | None, as_json: bool = False,
+                  out=None) -> int:
+    """Print one recorded episode of a run as a transcript a person reads: the first prompt, each
+    turn (the completion, the tool calls, what the tools answered, the step's reward), the final
+    answer, the reference and what the episode scored."""
+    from rlog_env.leaderboard.results import read_results
+
+    out = out or sys.stdout
+    wanted = 0 if index is None else index
+    record = next((r for r in read_results(Path(run)) if r["env"] == env_id and r["index"] == wanted
+                   and (agent is None or r["agent"] == agent)), None)
+    if record is None:
+        raise ValueError(f"{run} records no episode {wanted} of {env_id}" + (f" by {agent!r}" if agent else "")
+                         + "; rlog leaderboard RUN lists its agents and environments")
+    if as_json:
+        _print_json(record, out)
+        return 0
+    console = _console(out)
+    console.rule(f"{record['agent']} on {env_id}, {record['source']}/{record.get('split', '?')} episode {wanted}")
+    console.print(record.get("observation", ""), markup=False, soft_wrap=True)
+    turns = record.get("turns") or [{"completion": record.get("answer", ""), "reward": record["reward"]["total"]}]
+    for n, turn in enumerate(turns, 1):
+        console.rule(f"turn {n}: assistant (reward {turn['reward']:+.4f})")
+        console.print(turn["completion"], markup=False, soft_wrap=True)
+        for call, output in zip(turn.get("tool_calls") or [], turn.get("tool_outputs") or []):
+            console.rule(f"tool {call['name']} {json.dumps(call['arguments'], ensure_ascii=False)}", style="dim")
+            console.print(output, markup=False, soft_wrap=True)
+        for output in (turn.get("tool_outputs") or [])[len(turn.get("tool_calls") or []):]:
+            console.rule("tool error", style="dim")
+            console.print(output, markup=False, soft_wrap=True)
+    console.rule("reference")
+    console.print(record["reference"], markup=False, soft_wrap=True)
+    total = record.get("return", record["reward"]["total"])
+    console.print(f"return {total:.4f}; last step {json.dumps(record['reward'])}; "
+                  f"metrics {json.dumps(record['metrics'], ensure_ascii=False)}", markup=False, soft_wrap=True)
+    return 0
+
+
 def show(env_id: str, source: str | None, split: str, data_dir: str | None, seed: int | None,
          index: int | None, reasoning: str, reward: str, as_json: bool = False, out=None) -> int:
-    """Print one episode: prompt, reference, and the reward the reference earns."""
+    """Print one episode: prompt, reference, and the reward the reference earns (for an
+    investigation: the brief, and the reference given as the first turn)."""
     out = out or sys.stdout
-    env = gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward)
+    investigation = env_id in INVESTIGATION_ENVIRONMENTS
+    where = {} if investigation else {"data_dir": data_dir}
+    env = gym.make(env_id, source=source or "sim", split=split, reasoning=reasoning, reward=reward, **where)
     prompt, info = env.reset(seed=seed, options=None if index is None else {"index": index})
-    reference_completion = env.unwrapped.task.reference_completion(env.unwrapped.source[info["index"]])
+    truth = env.unwrapped._case.facts if investigation else env.unwrapped.source[info["index"]]
+    reference_completion = env.unwrapped.task.reference_completion(truth)
     _, _, _, _, step_info = env.step(reference_completion)
     episode = {"environment": env_id, "source": info["source"], "split": info["split"],
                "index": info["index"], "domain": info["domain"], "seed": seed,
@@ -184,7 +227,7 @@ def show(env_id: str, source: str | None, split: str, data_dir: str | None, seed
         console.print(message["content"], markup=False, soft_wrap=True)
     console.rule("reference")
     console.print(step_info["reference"], markup=False, soft_wrap=True)
-    scores = Table("total", "format", "answer", *step_info["metrics"], title="what the reference scores")
+    scores = Table(*step_info["reward"], *step_info["metrics"], title="what the reference scores")
     scores.add_row(*(f"{v:.4f}" for v in step_info["reward"].values()),
                    *(f"{v:.4f}" if isinstance(v, float) else str(v) for v in step_info["metrics"].values()))
     console.print(scores)
@@ -527,11 +570,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("envs", help="list environments, sources, split sizes, domains, overlaps")
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    p = commands.add_parser("show", help="show one episode: prompt, reference, its reward")
+    p = commands.add_parser("show", help="show one episode: prompt, reference, its reward; or a recorded one "
+                                         "(--run) as a transcript")
     episode(p), data_dir(p), scheme(p)
     pick = p.add_mutually_exclusive_group()
     pick.add_argument("--seed", type=int, default=None, help="draw the sample with this seed")
     pick.add_argument("--index", type=int, default=None, help="take sample I of the split")
+    p.add_argument("--run", default=None, help="a run directory: show the episode it recorded, turn by turn")
+    p.add_argument("--agent", default=None, help="with --run: whose episode (default: the first recorded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p = commands.add_parser("score", help="score one answer to one sample")
     episode(p), data_dir(p), scheme(p)
@@ -615,9 +661,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_env_id(env_id: str) -> None:
-    if env_id not in ENVIRONMENTS:
-        raise ValueError(f"ENV expects one of {', '.join(ENVIRONMENTS)}, got {env_id!r}")
+def _check_env_id(env_id: str, investigations: bool = False) -> None:
+    known = [*ENVIRONMENTS, *(INVESTIGATION_ENVIRONMENTS if investigations else ())]
+    if env_id not in known:
+        raise ValueError(f"ENV expects one of {', '.join(known)}, got {env_id!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -655,7 +702,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_command(args.train_command, args)
         if args.command == "repro":
             return repro_command(args)
-        _check_env_id(args.env)
+        _check_env_id(args.env, investigations=args.command == "show")
+        if args.command == "show" and args.run is not None:
+            return show_recorded(args.run, args.env, args.index, args.agent, args.json)
         if args.command == "show":
             return show(args.env, args.source, args.split, args.data_dir, args.seed, args.index,
                         args.reasoning, args.reward, args.json)

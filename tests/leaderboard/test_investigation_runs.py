@@ -129,3 +129,20 @@ def test_a_killed_investigation_run_resumes_exactly(tmp_path):
     keys = [episode_key(r) for r in read_results(killed)]
     assert len(keys) == len(set(keys)) == 3 * 2 * 5  # every episode exactly once
     assert _scores(killed) == _scores(whole) and rescore(killed) == []
+
+
+def test_rlog_show_prints_a_recorded_investigation_turn_by_turn(finished, capsys):
+    code = cli.main(["show", IDS[2], "--run", str(finished), "--index", "1", "--agent", "scripted-investigator"])
+    out = capsys.readouterr().out
+    record = next(r for r in read_results(finished)
+                  if r["env"] == IDS[2] and r["index"] == 1 and r["agent"] == "scripted-investigator")
+    assert code == 0 and out.count("turn ") >= len(record["turns"]) and "tool list_components {}" in out
+    assert "templates of " in out and f"return {record['return']:.4f}" in out
+    code = cli.main(["show", IDS[2], "--run", str(finished), "--index", "1", "--agent", "scripted-investigator",
+                     "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out) == record
+    assert cli.main(["show", IDS[2], "--run", str(finished), "--index", "99"]) == 2
+    assert "records no episode 99" in capsys.readouterr().err
+    assert cli.main(["show", IDS[0], "--split", "test", "--index", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Alert:" in out and "what the reference scores" in out and "1.1000" in out
