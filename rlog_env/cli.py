@@ -142,7 +142,7 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
             train = "endless" if r["train"] is None else str(r["train"])
             table.add_row(r["environment"], r["source"], train, str(r["test"]), ", ".join(r["domains"]))
     investigation_table = Table("environment", "source", "train", "test", "turns",
-                                title="investigation environments (multi-step, through gymnasium.make; not in rlog eval yet)")
+                                title="investigation environments (multi-step; rlog eval runs them when named in --envs)")
     for r in investigations:
         investigation_table.add_row(r["environment"], r["source"], "endless", str(r["test"]), r["turns"])
     overlap_table = Table("sources", "known overlap", title="known overlaps between sources")
