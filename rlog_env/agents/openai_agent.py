@@ -11,6 +11,13 @@ vLLM, llama.cpp's server, Ollama, text-generation-inference and hosted APIs all 
 
 - **Requests** carry the observation's chat messages (system + user), ``model``,
   ``temperature`` and ``max_tokens``; the answer is ``choices[0].message.content``.
+- **Investigations** (observations with tools): with ``tool_calling="native"`` (default) the
+  request carries ``tools`` (the environment's OpenAI schemas) and the conversation in OpenAI's
+  form (assistant ``tool_calls``, ``tool`` messages with their ``tool_call_id``:
+  :func:`native_messages`); the server's ``tool_calls`` come back written as
+  ``<tool_call>{…}</tool_call>`` after the message's text, the convention the environment
+  reads. ``tool_calling="text"`` sends the conversation as text and no ``tools``: the model
+  writes ``<tool_call>`` itself, as the system message asks (for servers without tool calling).
 - **The API key** is read from the environment variable ``api_key_env`` at each ``act`` and
   sent as ``Authorization: Bearer …``; it is never stored on the agent, so it appears in no
   ``repr``, parameter dump or log. No variable set (a local server): no header.
@@ -41,6 +48,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -179,7 +187,8 @@ class OpenAIAgent(_Params):
     def __init__(self, model: str, base_url: str, *, api_key_env: str | None = "OPENAI_API_KEY",
                  reasoning: str = THINK_FIRST, max_concurrency: int = 8, timeout: float = 60.0,
                  retries: int = 3, backoff: float = 0.5, max_retry_wait: float = MAX_RETRY_AFTER,
-                 temperature: float = 0.0, max_tokens: int = 512, name: str | None = None):
+                 temperature: float = 0.0, max_tokens: int = 512, name: str | None = None,
+                 tool_calling: str = "native"):
         self.model = model
         self.base_url = base_url
         self.api_key_env = api_key_env
@@ -192,6 +201,7 @@ class OpenAIAgent(_Params):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.name = name if name is not None else f"openai:{model}@{base_url}"
+        self.tool_calling = tool_calling
 
     def fit(self, samples=None) -> "OpenAIAgent":
         """Prompt-only: nothing is learned."""
@@ -214,6 +224,8 @@ class OpenAIAgent(_Params):
             raise ValueError(f"OpenAIAgent expects backoff >= 0 seconds, got {self.backoff!r}")
         if not self.max_retry_wait >= 0:
             raise ValueError(f"OpenAIAgent expects max_retry_wait >= 0 seconds, got {self.max_retry_wait!r}")
+        if self.tool_calling not in TOOL_CALLING:
+            raise ValueError(f"OpenAIAgent expects tool_calling in {TOOL_CALLING}, got {self.tool_calling!r}")
 
     @property
     def url(self) -> str:
@@ -270,9 +282,16 @@ class OpenAIAgent(_Params):
         return answers
 
     def _payload(self, observation: Observation) -> dict[str, Any]:
-        messages = [dict(m) for m in observation.messages] or [{"role": "user", "content": observation.prompt}]
-        return {"model": self.model, "messages": messages, "temperature": self.temperature,
-                "max_tokens": self.max_tokens}
+        native = self.tool_calling == "native" and bool(observation.tools)
+        if native:
+            messages = native_messages(observation.messages)
+        else:  # the text convention: the conversation as the environment wrote it
+            messages = [{"role": m["role"], "content": m["content"]} for m in observation.messages]
+        payload = {"model": self.model, "messages": messages or [{"role": "user", "content": observation.prompt}],
+                   "temperature": self.temperature, "max_tokens": self.max_tokens}
+        if native:
+            payload["tools"] = [dict(tool) for tool in observation.tools]
+        return payload
 
     def _post(self, proxies: list, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None]:
         """One attempt: the answer and usage, or :class:`RequestFailed`."""
@@ -294,10 +313,15 @@ class OpenAIAgent(_Params):
             data = json.loads(raw)
             message = data["choices"][0]["message"]
             content = message.get("content") or ""
+            calls = message.get("tool_calls") or []
+            if not isinstance(calls, list):
+                raise TypeError("tool_calls is not a list")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise RequestFailed(f"malformed response: {raw[:200]!r}", True) from None
         if not isinstance(content, str):
             raise RequestFailed(f"malformed response: content is {type(content).__name__}", False)
+        if calls:  # native tool calls, written in the text convention the environment reads
+            content = content + "".join(_text_call(call) for call in calls)
         usage = data.get("usage")
         if isinstance(usage, Mapping):
             usage = {k: int(usage[k]) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
@@ -322,6 +346,40 @@ class OpenAIAgent(_Params):
         if isinstance(error, urllib.error.URLError):
             return RequestFailed(f"connection error: {reason}", True)
         return error
+
+
+TOOL_CALLING = ("native", "text")
+_CALL_TEXT = re.compile(r"<tool_call>.*?(?:</tool_call>|\Z)", re.DOTALL)
+
+
+def native_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An investigation's conversation for a server's native tool calling: each assistant turn's
+    text without its ``<tool_call>`` blocks, with the calls the environment read from it as
+    ``tool_calls``; each tool result as a ``tool`` message with its ``tool_call_id``; the
+    environment's error messages for calls it could not read, and its notes, as user messages."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content", "")
+        if role == "assistant" and message.get("tool_calls"):
+            out.append({"role": "assistant", "content": _CALL_TEXT.sub("", content).strip() or None,
+                        "tool_calls": [dict(call) for call in message["tool_calls"]]})
+        elif role == "tool" and message.get("tool_call_id"):
+            out.append({"role": "tool", "tool_call_id": message["tool_call_id"], "content": content})
+        elif role == "tool":
+            out.append({"role": "user", "content": content})
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+def _text_call(call: Any) -> str:
+    """A native tool call as ``<tool_call>{"name": …, "arguments": …}</tool_call>`` (arguments as
+    the server sent them: a JSON string is kept for the environment to read, or refuse)."""
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        return f"<tool_call>{json.dumps({'malformed': str(call)[:200]})}</tool_call>"
+    return "<tool_call>" + json.dumps({"name": function.get("name"), "arguments": function.get("arguments")}) \
+        + "</tool_call>"
 
 
 def _http_failure(error: urllib.error.HTTPError) -> RequestFailed:

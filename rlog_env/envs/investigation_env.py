@@ -13,7 +13,7 @@ environment class per registered investigation task, its docstring the manual;
 
 from __future__ import annotations
 
-import functools
+import json
 from typing import Any, ClassVar, Iterable
 
 import gymnasium as gym
@@ -112,18 +112,25 @@ class InvestigationEnv(gym.Env[str, str]):
             raise TypeError(f"an action must be the model's turn as text (str), got {type(action).__name__}; "
                             "decode token ids before stepping")
         self._turns += 1
-        self._messages.append({"role": "assistant", "content": action})
+        asked: dict[str, Any] = {"role": "assistant", "content": action}
+        self._messages.append(asked)
         if not has_tool_call(action):
             return self._final(action)
         if self._turns >= self.max_steps:
             return self._end(self.task.truncation_reward(), truncated_by="max_steps")
         calls, errors = parse_tool_calls(action)
+        # The conversation in OpenAI's chat format: the calls read from the turn, each answered
+        # by a tool message with its id (a chat template or a tool-calling server reads them).
+        ids = [f"call_{self._turns}_{k}" for k in range(len(calls))]
+        if calls:
+            asked["tool_calls"] = [{"id": i, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+                                   for i, (name, arguments) in zip(ids, calls)]
         new: list[dict[str, Any]] = []
-        for name, arguments in calls:
+        for call_id, (name, arguments) in zip(ids, calls):
             result = run_tool(self._incident, name, arguments)
             self._shown.update(result.lines)
             self._tool_errors += result.error
-            new.append({"role": "tool", "name": name, "content": result.text})
+            new.append({"role": "tool", "tool_call_id": call_id, "name": name, "content": result.text})
         for error in errors:
             new.append({"role": "tool", "name": "error", "content": f"Error: {error}"})
         self._tool_errors += len(errors)
