@@ -12,6 +12,7 @@ agent too: :func:`as_agent` wraps it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -38,6 +39,44 @@ class Observation:
         return cls(observation, tuple(info["messages"]), info["task"], info.get("logs", ""),
                    info.get("domain", ""), info.get("source", ""), dict(info.get("meta", {})),
                    tuple(info.get("tools", ())))
+
+
+_CALL_TEXT = re.compile(r"<tool_call>.*?(?:</tool_call>|\Z)", re.DOTALL)
+
+
+def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An investigation's conversation for native tool calling (an OpenAI server's ``tools=``, a
+    chat template's ``tools``): each assistant turn's text without its ``<tool_call>`` blocks,
+    with the calls the environment read from it as ``tool_calls``; each tool result as a
+    ``tool`` message with its ``tool_call_id``; the environment's errors for calls it could not
+    read, and its notes, as user messages."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content", "")
+        if role == "assistant" and message.get("tool_calls"):
+            out.append({"role": "assistant", "content": _CALL_TEXT.sub("", content).strip() or None,
+                        "tool_calls": [dict(call) for call in message["tool_calls"]]})
+        elif role == "tool" and message.get("tool_call_id"):
+            out.append({"role": "tool", "tool_call_id": message["tool_call_id"], "content": content})
+        elif role == "tool":
+            out.append({"role": "user", "content": content})
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+def text_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """A conversation for a model that calls tools by writing ``<tool_call>`` itself: system,
+    user and assistant messages as they are, each tool result a user message in
+    ``<tool_response>`` … ``</tool_response>`` (Qwen's convention), so any chat format holds it."""
+    out: list[dict[str, str]] = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content", "")
+        if role == "tool":
+            out.append({"role": "user", "content": f"<tool_response>\n{content}\n</tool_response>"})
+        else:
+            out.append({"role": role, "content": content})
+    return out
 
 
 @runtime_checkable

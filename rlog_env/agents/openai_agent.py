@@ -14,9 +14,10 @@ vLLM, llama.cpp's server, Ollama, text-generation-inference and hosted APIs all 
 - **Investigations** (observations with tools): with ``tool_calling="native"`` (default) the
   request carries ``tools`` (the environment's OpenAI schemas) and the conversation in OpenAI's
   form (assistant ``tool_calls``, ``tool`` messages with their ``tool_call_id``:
-  :func:`native_messages`); the server's ``tool_calls`` come back written as
+  :func:`~rlog_env.agents.base.openai_messages`); the server's ``tool_calls`` come back written as
   ``<tool_call>{…}</tool_call>`` after the message's text, the convention the environment
-  reads. ``tool_calling="text"`` sends the conversation as text and no ``tools``: the model
+  reads. ``tool_calling="text"`` sends the conversation as text and no ``tools`` (tool results as user
+  messages in ``<tool_response>``: :func:`~rlog_env.agents.base.text_messages`): the model
   writes ``<tool_call>`` itself, as the system message asks (for servers without tool calling).
 - **The API key** is read from the environment variable ``api_key_env`` at each ``act`` and
   sent as ``Authorization: Bearer …``; it is never stored on the agent, so it appears in no
@@ -48,7 +49,6 @@ import ipaddress
 import json
 import os
 import random
-import re
 import socket
 import threading
 import time
@@ -59,7 +59,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from rlog_env.agents.base import Observation
+from rlog_env.agents.base import Observation, openai_messages, text_messages
 from rlog_env.agents.transformers_agent import _Params
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
@@ -283,10 +283,7 @@ class OpenAIAgent(_Params):
 
     def _payload(self, observation: Observation) -> dict[str, Any]:
         native = self.tool_calling == "native" and bool(observation.tools)
-        if native:
-            messages = native_messages(observation.messages)
-        else:  # the text convention: the conversation as the environment wrote it
-            messages = [{"role": m["role"], "content": m["content"]} for m in observation.messages]
+        messages = (openai_messages if native else text_messages)(observation.messages)
         payload = {"model": self.model, "messages": messages or [{"role": "user", "content": observation.prompt}],
                    "temperature": self.temperature, "max_tokens": self.max_tokens}
         if native:
@@ -349,28 +346,6 @@ class OpenAIAgent(_Params):
 
 
 TOOL_CALLING = ("native", "text")
-_CALL_TEXT = re.compile(r"<tool_call>.*?(?:</tool_call>|\Z)", re.DOTALL)
-
-
-def native_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """An investigation's conversation for a server's native tool calling: each assistant turn's
-    text without its ``<tool_call>`` blocks, with the calls the environment read from it as
-    ``tool_calls``; each tool result as a ``tool`` message with its ``tool_call_id``; the
-    environment's error messages for calls it could not read, and its notes, as user messages."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        role, content = message.get("role"), message.get("content", "")
-        if role == "assistant" and message.get("tool_calls"):
-            out.append({"role": "assistant", "content": _CALL_TEXT.sub("", content).strip() or None,
-                        "tool_calls": [dict(call) for call in message["tool_calls"]]})
-        elif role == "tool" and message.get("tool_call_id"):
-            out.append({"role": "tool", "tool_call_id": message["tool_call_id"], "content": content})
-        elif role == "tool":
-            out.append({"role": "user", "content": content})
-        else:
-            out.append({"role": role, "content": content})
-    return out
-
 
 def _text_call(call: Any) -> str:
     """A native tool call as ``<tool_call>{"name": …, "arguments": …}</tool_call>`` (arguments as

@@ -16,6 +16,13 @@
 - **Prompts** are the observation's chat messages (system + user) through the tokenizer's chat
   template with ``add_generation_prompt=True``; a tokenizer without a chat template gets the
   observation's plain prompt text.
+- **Investigations** (observations with tools): a chat template that renders tools gets the
+  conversation in the OpenAI form (assistant ``tool_calls``, ``tool`` messages;
+  :func:`~rlog_env.agents.base.openai_messages`) and ``tools=`` the schemas; any other gets the
+  conversation with tool results as ``<tool_response>`` user messages
+  (:func:`~rlog_env.agents.base.text_messages`), the environment's system message stating the
+  tools and the ``<tool_call>{"name": …, "arguments": {…}}</tool_call>`` convention. The model's
+  ``<tool_call>`` text is the turn the environment parses.
 - **Long prompts** are cut in the middle to ``max_prompt_tokens`` (default: the model's context
   less ``max_new_tokens``): the start (the instructions) and the end (the latest log lines) are
   kept; ``last_usage_`` records the tokens actually given.
@@ -39,6 +46,7 @@ an ``ImportError`` names the extra: ``pip install 'rlog_env[llm]'``.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import zlib
 from pathlib import Path
@@ -46,7 +54,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rlog_env.agents.base import Observation
+from rlog_env.agents.base import Observation, openai_messages, text_messages
 from rlog_env.agents.models import import_llm, require_safetensors
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
@@ -177,9 +185,23 @@ class TransformersAgent(_Params):
 
     def _prompt_text(self, observation: Observation) -> str:
         tokenizer = self.tokenizer_
-        if getattr(tokenizer, "chat_template", None) and observation.messages:
-            messages = [dict(m) for m in observation.messages]
+        template = getattr(tokenizer, "chat_template", None)
+        if observation.tools and template and "tools" in str(template):
+            # A template that renders tools (Qwen2.5, Qwen3, Llama 3.1, ...): the conversation in
+            # the OpenAI form, each call's arguments as an object (what templates expect).
+            messages = openai_messages(observation.messages)
+            for message in messages:
+                for call in message.get("tool_calls") or ():
+                    call["function"] = {**call["function"], "arguments": _arguments(call["function"]["arguments"])}
+            return tokenizer.apply_chat_template(messages, tools=[dict(t) for t in observation.tools],
+                                                 add_generation_prompt=True, tokenize=False)
+        if template and observation.messages:
+            # Without tools in the template, the system message describes them and the model
+            # writes <tool_call> itself; tool results come back as user messages.
+            messages = text_messages(observation.messages) if observation.tools else [dict(m) for m in observation.messages]
             return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        if observation.tools:  # no chat template: the whole conversation as text
+            return "\n\n".join(m["content"] for m in text_messages(observation.messages))
         return observation.prompt
 
     def _generation_kwargs(self, torch) -> dict[str, Any]:
@@ -255,6 +277,16 @@ class TransformersAgent(_Params):
     def _batch_seed(self, texts: Sequence[str]) -> int:
         words = [int(self.seed) & 0xFFFFFFFF, len(texts)] + [zlib.crc32(t.encode("utf-8")) for t in texts]
         return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] & 0x7FFFFFFFFFFFFFFF)
+
+
+def _arguments(arguments: Any) -> Any:
+    """A call's arguments as an object when they are a JSON string of one (else as they are)."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments
 
 
 def _cut_middle(ids: list[int], limit: int | None) -> list[int]:

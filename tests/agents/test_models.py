@@ -266,3 +266,68 @@ def test_rlog_model_get_prints_the_cached_path(smollm2, capsys):
     assert cli.main(["model", "get", "smollm2-135m", "--cache-dir", str(smollm2.parent)]) == 0
     assert capsys.readouterr().out.strip() == str(smollm2)
     assert cli.main(["model", "get", "gpt-5", "--cache-dir", str(smollm2.parent)]) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Investigations through a local model
+
+
+INVESTIGATION = "RLog/IncidentDetection-v0"
+LIST_CALL = '<tool_call>{"name": "list_components", "arguments": {}}</tool_call>'
+
+
+def _transformers_agent(*args, **kwargs):
+    from rlog_env.agents.transformers_agent import TransformersAgent  # torch only when a test needs it
+
+    return TransformersAgent(*args, **kwargs)
+
+
+def _second_turn() -> Observation:
+    """An investigation one tool turn in: the observation a model answers at turn two."""
+    env = gym.make(INVESTIGATION, difficulty={"lines": 1_000})
+    _, info = env.reset(seed=0)
+    observation, _, _, _, step = env.step(LIST_CALL)
+    return Observation.from_reset(observation, {**info, **step})
+
+
+def test_a_template_that_renders_tools_gets_them_and_the_calls_as_objects():
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]")))
+    tokenizer.chat_template = (
+        "{% for tool in tools %}TOOL {{ tool.function.name }}\n{% endfor %}"
+        "{% for m in messages %}[{{ m.role }}]{% if m.tool_calls %}{% for c in m.tool_calls %}"
+        "CALL {{ c.function.name }} {{ c.function.arguments | tojson }} {{ c.id }}{% endfor %}"
+        "{% else %}{{ m.content }}{% endif %}{% if m.tool_call_id %} FOR {{ m.tool_call_id }}{% endif %}\n"
+        "{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}")
+    agent = _transformers_agent("unused")
+    agent.tokenizer_ = tokenizer
+    text = agent._prompt_text(_second_turn())
+    assert "TOOL list_components\nTOOL search" in text
+    assert "CALL list_components {} call_1_0" in text and "[tool]Incident sim/train" in text and " FOR call_1_0" in text
+    tokenizer.chat_template = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"  # no tools
+    text = agent._prompt_text(_second_turn())
+    assert "[user] <tool_response>\nIncident sim/train" in text and LIST_CALL in text and "[tool]" not in text
+
+
+def test_smollm2_investigates_through_transformers(smollm2):
+    """A few turns of real investigations: whatever the model writes is a turn the environment
+    answers, the episode ends by max_steps, every reward is in range."""
+    agent = _transformers_agent(smollm2, max_new_tokens=48, batch_size=2)
+    second = _second_turn()
+    prompt = agent.load()._prompt_text(second)
+    assert "<tool_response>" in prompt and "component | host | family" in prompt  # SmolLM2: no tools in template
+    env = gym.make(INVESTIGATION, difficulty={"lines": 1_000}, max_steps=3)
+    low, high = env.unwrapped.task.return_range(3)
+    for seed in range(2):
+        observation, info = env.reset(seed=seed)
+        total, turns = 0.0, 0
+        while True:
+            turn = agent.act([Observation.from_reset(observation, info)])[0]
+            assert isinstance(turn, str) and agent.last_usage_[0]["completion_tokens"] >= 1
+            observation, reward, terminated, truncated, step = env.step(turn)
+            info, total, turns = {**info, **step}, total + reward, turns + 1
+            if terminated or truncated:
+                break
+        assert turns <= 3 and low <= total <= high

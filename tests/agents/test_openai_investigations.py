@@ -46,7 +46,8 @@ def native_model(server, body):
 def text_model(server, body):
     """A model without tool calling: it writes the text convention itself."""
     assert "tools" not in body and all(isinstance(m["content"], str) for m in body["messages"])
-    if not any(m["role"] == "tool" for m in body["messages"]):
+    assert {m["role"] for m in body["messages"]} <= {"system", "user", "assistant"}
+    if not any(m["content"].startswith("<tool_response>") for m in body["messages"]):
         content = '<tool_call>{"name": "list_components", "arguments": {}}</tool_call>'
     else:
         content = FINAL
