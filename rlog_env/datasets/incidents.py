@@ -12,14 +12,17 @@ Plain Python: nothing here imports Gymnasium.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from rlog_env._registry import Registry
 from rlog_env.datasets import SourceOption, prepare_options
-from rlog_env.datasets.base import SPLITS, check_split
+from rlog_env.datasets import bgl_incidents
+from rlog_env.datasets.base import SPLITS, check_split, resolve_data_dir
 from rlog_env.datasets.sim import SEEN, UNSEEN
 from rlog_env.datasets.sim.catalogue import load_catalogue
 from rlog_env.datasets.sim.incident import TEST_SIZE, TEST_VERSION, IncidentDifficulty, check_domains, generate_incident
@@ -44,21 +47,24 @@ class IncidentSourceSpec:
 
     Arguments:
         name: the ``source=`` name.
-        open: ``(split, domains or None, options dict) -> IncidentSet``.
+        open: ``(root or None, split, domains or None, options dict) -> IncidentSet``; ``root``
+            is the data directory of a source that ``needs_data``.
         options: the :class:`~rlog_env.datasets.SourceOption` objects it accepts.
         description: one line for ``rlog envs`` and the manuals.
         splits: the splits it serves.
         domains_doc: what its domains are, for the manuals.
+        needs_data: whether it reads a data directory (real logs) or needs none.
         training_domains: ``domains -> domains`` an investigator may fit on for an evaluation
             over ``domains`` (the simulator keeps its unseen domains out); ``None``: the same.
     """
 
     name: str
-    open: Callable[[str, tuple[str, ...] | None, dict], IncidentSet]
+    open: Callable[[Path | None, str, tuple[str, ...] | None, dict], IncidentSet]
     options: tuple[SourceOption, ...] = ()
     description: str = ""
     splits: tuple[str, ...] = SPLITS
     domains_doc: str = ""
+    needs_data: bool = False
     training_domains: Callable[[tuple[str, ...] | None], tuple[str, ...] | None] | None = None
 
     def fit_domains(self, domains: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -92,9 +98,10 @@ def unregister_incident_source(name: str) -> None:
 
 
 def open_incidents(name: str, split: str = "train", domains: str | Iterable[str] | None = None,
-                   **options: Any) -> IncidentSet:
+                   data_dir: os.PathLike | str | None = None, **options: Any) -> IncidentSet:
     """The incidents of source ``name`` in ``split``, restricted to ``domains``, with the
-    source's ``options`` (``difficulty`` for ``sim``)."""
+    source's ``options`` (``difficulty`` for ``sim``; ``window`` and ``stride`` for
+    ``loghub``); a real source reads ``data_dir`` (default ``$RLOG_DATA_DIR``)."""
     spec = INCIDENT_SOURCES.get(name) if isinstance(name, str) else None
     if spec is None:
         raise ValueError(f"source expects one of {', '.join(map(repr, INCIDENT_SOURCES))} for an "
@@ -107,7 +114,8 @@ def open_incidents(name: str, split: str = "train", domains: str | Iterable[str]
         if not names or not all(isinstance(d, str) for d in names):
             raise ValueError(f"domains expects a name or a non-empty list of names, got {domains!r}")
         domains = tuple(sorted(set(names)))
-    return spec.open(split, domains, spec.prepare_options(options))
+    root = resolve_data_dir(data_dir) if spec.needs_data else None
+    return spec.open(root, split, domains, spec.prepare_options(options))
 
 
 class SimIncidents:
@@ -136,7 +144,7 @@ class SimIncidents:
 
 register_incident_source(IncidentSourceSpec(
     "sim",
-    lambda split, domains, options: SimIncidents(split, domains, options["difficulty"]),
+    lambda root, split, domains, options: SimIncidents(split, domains, options["difficulty"]),
     options=(SourceOption(
         "difficulty", '``"easy"``, ``"medium"`` (default) or ``"hard"``, or a dict of components, lines '
         "(1,000 to 200,000; default 10,000), span (minutes), max_faults, fault_free_share (default 0.2), "
@@ -147,6 +155,17 @@ register_incident_source(IncidentSourceSpec(
     training_domains=lambda domains: tuple(d for d in (domains or ()) if d != UNSEEN) or (SEEN,),
     domains_doc=f'``"{SEEN}"`` (default), ``"{UNSEEN}"`` (incidents with a held-out family or fault '
                 "type) or family names.",
+))
+
+register_incident_source(IncidentSourceSpec(
+    bgl_incidents.NAME,
+    lambda root, split, domains, options: bgl_incidents.BGLIncidents(root, split, domains, **options),
+    options=(SourceOption("window", f"lines in an incident (default {bgl_incidents.WINDOW}).",
+                          default=bgl_incidents.WINDOW),
+             SourceOption("stride", f"lines between the starts of two incidents (default {bgl_incidents.STRIDE}).",
+                          default=bgl_incidents.STRIDE)),
+    description="windows of LogHub's BGL log, its alert labels as the truth (real logs)",
+    domains_doc=f"``{bgl_incidents.SYSTEM!r}`` (the only one).", needs_data=True,
 ))
 
 __all__ = ["INCIDENT_SOURCES", "IncidentSet", "IncidentSourceSpec", "SimIncidents", "open_incidents",

@@ -14,6 +14,7 @@ environment class per registered investigation task, its docstring the manual;
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, ClassVar, Iterable
 
 import gymnasium as gym
@@ -47,6 +48,7 @@ class InvestigationEnv(gym.Env[str, str]):
     def __init__(
         self,
         source: str = "sim",
+        data_dir: os.PathLike | str | None = None,
         split: str = "train",
         domains: str | Iterable[str] | None = None,
         reasoning: str = THINK_FIRST,
@@ -68,7 +70,7 @@ class InvestigationEnv(gym.Env[str, str]):
         self.render_mode = render_mode
         self.max_steps, self.max_observation_chars = max_steps, max_observation_chars
         self.source_name = source
-        self.incidents = open_incidents(source, split, domains, **source_options)
+        self.incidents = open_incidents(source, split, domains, data_dir=data_dir, **source_options)
         # The domain selection asked for (never whether an incident involves a held-out one).
         self._domain = ",".join([domains] if isinstance(domains, str) else sorted(domains or ["seen"]))
         self.observation_space = OBSERVATION_SPACE
@@ -236,6 +238,8 @@ def investigation_manual(task_cls) -> str:
                 f"rewarded)."), "",
         "    Arguments (keyword arguments of ``gymnasium.make``):",
         _arg(f"source: where incidents come from (default ``sim``): {sources}."),
+        _arg("data_dir: the data directory of a real source (default ``$RLOG_DATA_DIR``), laid out like "
+             "shared/data."),
         _arg('split: ``"train"`` (default, endless) or ``"test"`` (a fixed, versioned set).'),
         _arg("domains: " + "; ".join(f"``{n}``: {s.domains_doc}" for n, s in INCIDENT_SOURCES.items())),
         _arg(f"reasoning: the final answer's format, one of {', '.join(FORMATS)} (default think-first)."),

@@ -104,14 +104,14 @@ class Plan:
     indices: Sequence[int] = range(0)
 
 
-def _source_options(source: str, domains, difficulty, env_id: str | None = None) -> dict[str, Any]:
-    """The keyword arguments of a run's sources (of ``env_id``'s: the incident source for an
-    investigation): its domains, and its difficulty where the source takes one (it is ignored
-    elsewhere, as a run over several sources needs)."""
+def _source_options(source: str, domains, difficulty, incidents: bool = False) -> dict[str, Any]:
+    """The keyword arguments of a run's sources (its incident source's, with ``incidents``):
+    its domains, and its difficulty where the source takes one (it is ignored elsewhere, as a
+    run over several sources needs)."""
     options: dict[str, Any] = {}
     if domains:
         options["domains"] = list(domains)
-    spec = INCIDENT_SOURCES.get(source) if env_id is not None and investigates(env_id) else SOURCES.get(source)
+    spec = INCIDENT_SOURCES.get(source) if incidents else SOURCES.get(source)
     if difficulty and spec is not None and "difficulty" in [o.name for o in spec.options]:
         options["difficulty"] = difficulty
     return options
@@ -125,8 +125,8 @@ def plan(config: EvalConfig, data_dir=None) -> list[Plan]:
     for env_id in config.envs:
         if investigates(env_id):
             if config.source in INCIDENT_SOURCES:
-                incidents = open_incidents(config.source, config.split, **_source_options(
-                    config.source, config.domains, config.difficulty, env_id))
+                incidents = open_incidents(config.source, config.split, data_dir=data_dir, **_source_options(
+                    config.source, config.domains, config.difficulty, incidents=True))
                 count = min(config.episodes or ENDLESS_EPISODES, len(incidents))
                 plans.append(Plan(env_id, INVESTIGATION_ENVIRONMENTS[env_id].task_name, incidents, range(count)))
             continue
@@ -174,15 +174,15 @@ def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> li
     return samples
 
 
-def _training_incidents(config: EvalConfig) -> Iterator[Any]:
+def _training_incidents(config: EvalConfig, data_dir) -> Iterator[Any]:
     """What investigators may fit on: :data:`FIT_INCIDENTS` incidents of the incident source's
     train split, in the domains it allows (never a held-out family or fault type), one at a
     time."""
     spec = INCIDENT_SOURCES[config.source]
     domains = spec.fit_domains(config.domains)
-    incidents = open_incidents(config.source, "train", domains, **(
-        {"difficulty": config.difficulty} if config.difficulty else {}))
-    return (incidents[i] for i in range(FIT_INCIDENTS))
+    options = _source_options(config.source, None, config.difficulty, incidents=True)
+    incidents = open_incidents(config.source, "train", domains, data_dir=data_dir, **options)
+    return (incidents[i] for i in range(min(FIT_INCIDENTS, len(incidents))))
 
 
 def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None) -> list[Agent]:
@@ -292,7 +292,7 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
             if not hasattr(agent, "fit"):
                 continue
             if getattr(agent, "trains_on", None) == "incidents":  # an investigator
-                agent.fit(_training_incidents(config))
+                agent.fit(_training_incidents(config, data_dir))
                 continue
             training = training if training is not None else _training_samples(config, plans, data_dir)
             agent.fit(training)
@@ -303,7 +303,7 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
             for p in plans:
                 # One environment per live episode of a batch, made once and reset per episode.
                 envs: list[gym.Env] = []
-                options = _source_options(config.source, config.domains, config.difficulty, p.env_id)
+                options = _source_options(config.source, config.domains, config.difficulty, investigates(p.env_id))
                 # Drawn lazily, a batch at a time: no list of every index still to do.
                 todo = (i for i in p.indices if (agent.name, p.env_id, i) not in done)
                 while batch := list(itertools.islice(todo, config.batch_size)):
@@ -318,9 +318,9 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
 
 
 def _make(env_id: str, source: str, split: str, data_dir, reasoning: str, reward: str, options) -> gym.Env:
-    """An environment of a run (an investigation reads no data directory)."""
-    where = {} if investigates(env_id) else {"data_dir": data_dir}
-    return gym.make(env_id, source=source, split=split, reasoning=reasoning, reward=reward, **where, **options)
+    """An environment of a run."""
+    return gym.make(env_id, source=source, split=split, data_dir=data_dir, reasoning=reasoning, reward=reward,
+                    **options)
 
 
 def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> list[dict[str, Any]]:
@@ -482,7 +482,8 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
                              "a run can only be rescored from the answers it recorded")
         key = (record["env"], record["reasoning"])
         if key not in envs:
-            options = _source_options(source, config.get("domains"), config.get("difficulty"), record["env"])
+            options = _source_options(source, config.get("domains"), config.get("difficulty"),
+                                      investigates(record["env"]))
             envs[key] = _make(record["env"], source, config["split"], data_dir, record["reasoning"],
                               config["reward"], options)
         env = envs[key]

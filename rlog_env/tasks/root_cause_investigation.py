@@ -81,11 +81,13 @@ class RootCauseInvestigation(Investigation):
                 "category": float(category == same_name(fault["category"])),
                 "component": float(component == fault["component"]),
                 "onset": onset_score(answer.get("onset"), fault["onset"], case, self.onset_tolerance),
-                "cause": cause_score(answer.get("cause"), fault["cause"]),
+                # A source that states no cause (real logs' labels) does not score one.
+                "cause": cause_score(answer.get("cause"), fault["cause"]) if fault["cause"] else None,
             }
             if not best or self._weighted(scores) > self._weighted(best):
                 best = scores
         return best
 
-    def _weighted(self, scores: Mapping[str, float]) -> float:
-        return sum(self.weights[k] * v for k, v in scores.items())
+    def _weighted(self, scores: Mapping[str, float | None]) -> float:
+        return sum(self.weights[k] * v for k, v in scores.items() if v is not None)
+
