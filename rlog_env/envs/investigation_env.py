@@ -27,6 +27,7 @@ from rlog_env.envs import log_env
 from rlog_env.envs.log_env import _arg, _indent, episode_index
 from rlog_env.envs.spaces import ACTION_SPACE, OBSERVATION_SPACE
 from rlog_env.tasks import FORMATS, INVESTIGATIONS, RLOG, SCHEMES, THINK_FIRST, Case, Investigation, get_investigation
+from rlog_env.tasks.investigation import HEALTHY
 
 DEFAULT_MAX_STEPS = 12
 DEFAULT_MAX_OBSERVATION_CHARS = 120_000
@@ -172,6 +173,8 @@ class InvestigationEnv(gym.Env[str, str]):
         info["truncated_by"] = truncated_by
         info["reference"] = self.task.reference_text(self._case.facts)
         info["unseen"] = bool(self._case.facts["unseen"])
+        faults = self._case.facts["faults"]
+        info["category"] = faults[0]["category"] if faults else HEALTHY  # for breakdowns, after the end
         return observation, float(reward), terminated, truncated_by is not None, info
 
     def _info(self, calls, errors) -> dict[str, Any]:
@@ -232,7 +235,8 @@ def investigation_manual(task_cls) -> str:
                 f"``step_cost`` per tool turn (not below 0); truncation 0; the return lies in [0, 1]. "
                 f"The reference answer as the first turn earns the top (1.1 / 1.0). After the final "
                 f"step ``info[\"reference\"]`` is the reference answer (the text inside "
-                f"``<answer>``) and ``info[\"metrics\"]`` holds the answer ``score``, its ``elements``, "
+                f"``<answer>``), ``info[\"category\"]`` the first fault's category (``none``: "
+                f"healthy), and ``info[\"metrics\"]`` holds the answer ``score``, its ``elements``, "
                 f"``turns``, ``tool_calls``, ``tool_errors``, ``observation_chars`` and "
                 f"``evidence_recall`` (the share of the faults' lines the tools showed; reported, not "
                 f"rewarded)."), "",

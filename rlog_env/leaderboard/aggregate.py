@@ -239,8 +239,9 @@ class InvestigationMetrics:
     """The investigation tasks' field metrics: the fully-correct rate (answer score 1), the mean
     answer score (with a bootstrap interval) and each partial-credit element over the episodes it
     applies to; what an investigation costs (turns, tool calls, tool errors, characters of tool
-    output) and how much of the fault's evidence the tools showed (``evidence_recall``, over
-    faulty incidents). An unanswered episode scores 0 and counts as not correct."""
+    output, ``seconds`` of wall time: the agent's and the environment's) and how much of the
+    fault's evidence the tools showed (``evidence_recall``, over faulty incidents). An
+    unanswered episode scores 0 and counts as not correct."""
 
     headline = "score"
 
@@ -250,10 +251,13 @@ class InvestigationMetrics:
         self.correct = ExactSum()
         self.elements: dict[str, ExactSum] = {}
         self.recall = ExactSum()
+        self.seconds = ExactSum()
 
     def add(self, record: Mapping[str, Any], key: int) -> None:
         metrics = record.get("metrics") or {}
         self.costs.add(record, key)
+        # An episode's wall time: the agent's turns and the environment's resets, tools, scoring.
+        self.seconds.add(float(record.get("latency_s", 0.0)) + float(record.get("env_s", 0.0)))
         self.score.add(record, key)
         self.correct.add(float(metrics.get("score") == 1))
         for name, value in (metrics.get("elements") or {}).items():
@@ -268,6 +272,7 @@ class InvestigationMetrics:
         out.update(self.costs.values())
         if self.recall.count:
             out["evidence_recall"] = self.recall.mean()
+        out["seconds"] = self.seconds.mean()
         return out
 
     def interval(self) -> tuple[float, float]:
@@ -343,6 +348,7 @@ class _Cell:
         self.valid = 0
         self.by_domain: dict[str, ExactSum] = {}
         self.by_unseen: dict[bool, ExactSum] = {}
+        self.by_category: dict[str, ExactSum] = {}
         self.reward_ci = MeanBootstrap()
         self.fields = field_metrics_for(task)
 
@@ -360,6 +366,9 @@ class _Cell:
         unseen = record.get("unseen")
         if isinstance(unseen, (bool, np.bool_)):
             self.by_unseen.setdefault(bool(unseen), ExactSum()).add(reward)
+        category = record.get("category")
+        if isinstance(category, str):
+            self.by_category.setdefault(category, ExactSum()).add(reward)
         self.fields.add(record, key)
 
     def result(self) -> dict[str, Any]:
@@ -371,6 +380,7 @@ class _Cell:
         if headline is not None and n > 1:
             metric_ci[headline] = [float(v) for v in self.fields.interval()]
         latency = self.latency.value
+        by_category = {name: [total.mean(), total.count] for name, total in sorted(self.by_category.items())}
         return {
             "episodes": n,
             "reward": mean, "reward_ci": [float(low), float(high)],
@@ -379,6 +389,8 @@ class _Cell:
             "episodes_per_s": float(n / latency) if latency > 0 else math.inf,
             "metrics": self.fields.values(),
             "by_domain": self._by_domain(),
+            # The mean return per fault category, with its count (records that name one: investigations).
+            **({"by_category": by_category} if by_category else {}),
         }
 
     def _by_domain(self) -> dict[str, float]:

@@ -331,8 +331,11 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
     returned."""
     first: list[Observation] = []
     infos: list[dict[str, Any]] = []
-    for env, i in zip(envs, batch):
+    env_s = [0.0] * len(batch)  # time in the environments: resets, tools, scoring
+    for k, (env, i) in enumerate(zip(envs, batch)):
+        began = time.perf_counter()
         observation, info = env.reset(options={"index": i})
+        env_s[k] += time.perf_counter() - began
         first.append(Observation.from_reset(observation, info))
         infos.append(info)
     records: list[dict[str, Any] | None] = [None] * len(batch)
@@ -355,7 +358,9 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             if not isinstance(answer, str):
                 raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
             latency[k] += elapsed
+            began = time.perf_counter()
             observation, reward, terminated, truncated, step = envs[k].step(answer)
+            env_s[k] += time.perf_counter() - began
             returns[k] += reward
             if not (terminated or truncated):
                 turns[k].append(_turn_record(answer, reward, step))
@@ -377,6 +382,9 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             if turns[k]:  # an episode of several steps: every turn, and what they returned in all
                 records[k]["turns"] = turns[k] + [_turn_record(answer, reward, step)]
                 records[k]["return"] = returns[k]
+            if "category" in step:  # what the episode was about, once it is over (a fault category)
+                records[k]["category"] = str(step["category"])
+            records[k]["env_s"] = env_s[k]
         live = still
     return records  # type: ignore[return-value]
 

@@ -77,6 +77,16 @@ def markdown(board: dict[str, Any]) -> str:
         for row in board["rows"]:
             for t, c in row["tasks"].items():
                 out.append(f"| {_md(row['agent'])} | {t} | " + " | ".join(_fmt(c['by_domain'].get(k)) for k in split_keys) + " |")
+    for t in tasks:
+        categories = sorted({k for row in board["rows"] for k in row["tasks"].get(t, {}).get("by_category", {})})
+        if not categories:
+            continue
+        agents = [row for row in board["rows"] if t in row["tasks"]]
+        out += ["", f"**{t} by fault category (mean return; episodes)**", "",
+                "| category | " + " | ".join(_md(row["agent"]) for row in agents) + " |", "|---|" + "---|" * len(agents)]
+        for name in categories:
+            cells = [row["tasks"][t]["by_category"].get(name) for row in agents]
+            out.append(f"| {_md(name)} | " + " | ".join("-" if c is None else f"{_fmt(c[0])} ({c[1]})" for c in cells) + " |")
     return "\n".join(out) + "\n"
 
 

@@ -139,7 +139,7 @@ def test_splits_and_domains():
 @pytest.mark.parametrize("kwargs, match", [
     ({"reward": "hardened"}, "scores investigations"), ({"reasoning": "json"}, "reasoning expects"),
     ({"max_steps": 0}, "max_steps expects"), ({"step_cost": -0.1}, "step_cost expects"),
-    ({"split": "dev"}, "split expects"), ({"source": "loghub"}, "source expects one of 'sim'"),
+    ({"split": "dev"}, "split expects"), ({"source": "loglm"}, "source expects one of 'sim', 'loghub'"),
     ({"domains": ["nosuchfamily"]}, "domains expects"), ({"difficulty": "extreme"}, "difficulty expects"),
     ({"max_observation_chars": 10}, "max_observation_chars expects"),
 ])

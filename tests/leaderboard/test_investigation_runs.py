@@ -19,7 +19,7 @@ from rlog_env import cli
 from rlog_env.leaderboard import runner
 from rlog_env.leaderboard.results import RESULTS, episode_key, read_results
 from rlog_env.leaderboard.runner import default_agents, rescore, run
-from rlog_env.leaderboard.tables import leaderboard
+from rlog_env.leaderboard.tables import leaderboard, markdown
 from rlog_env.tasks import INVESTIGATIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,13 @@ def test_the_leaderboard_of_investigations(finished):
     rows = {row["agent"]: row["tasks"] for row in board["rows"]}
     cell = rows["scripted-investigator"]["RootCauseInvestigation"]
     assert {"correct", "score", "category", "component", "onset", "cause", "turns", "tool_calls",
-            "observation_chars"} <= set(cell["metrics"]) and "score" in cell["metrics_ci"]
+            "observation_chars", "seconds"} <= set(cell["metrics"]) and "score" in cell["metrics_ci"]
+    assert cell["metrics"]["seconds"] > 0 and sum(n for _, n in cell["by_category"].values()) == 6
+    records = [r for r in read_results(finished) if r["agent"] == "scripted-investigator" and r["env"] == IDS[2]]
+    for category, (mean, count) in cell["by_category"].items():
+        returns = [r.get("return", r["reward"]["total"]) for r in records if r["category"] == category]
+        assert count == len(returns) and mean == pytest.approx(sum(returns) / len(returns))
+    assert "**RootCauseInvestigation by fault category (mean return; episodes)**" in markdown(board)
     for task in board["tasks"]:  # the scripted investigator above both trivial ones
         assert rows["scripted-investigator"][task]["reward"] > rows["answer-now"][task]["reward"]
         assert rows["answer-now"][task]["reward"] > rows["random-tools"][task]["reward"]

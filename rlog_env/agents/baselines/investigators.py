@@ -70,6 +70,11 @@ def _task(observation: Observation):
 class _Investigator(Baseline):
     trains_on = "incidents"  # what fit() takes: a runner gives it training incidents, not samples
 
+    def fit(self, incidents: Iterable[Any] = ()) -> "_Investigator":
+        """Nothing to learn (the trivial investigators)."""
+        self._check_params()
+        return self
+
     def _answer(self, observation: Observation, diagnosis: Mapping[str, Any], think: str) -> str:
         answer = _task(observation).answer_of(diagnosis)
         return self._complete(json.dumps(answer, ensure_ascii=False), think)
@@ -230,11 +235,6 @@ class AnswerNowAgent(_Investigator):
         self.reasoning = reasoning
         self.name = name
 
-    def fit(self, samples: Sequence[Any] = ()) -> "AnswerNowAgent":
-        """Nothing to learn."""
-        self._check_params()
-        return self
-
     def act(self, observations: Sequence[Observation]) -> list[str]:
         self._check_params()
         think = "Answer-now baseline: the same answer at once, without looking at the logs."
@@ -256,11 +256,6 @@ class RandomToolsAgent(_Investigator):
     def __init__(self, reasoning: str = THINK_FIRST, name: str = "random-tools"):
         self.reasoning = reasoning
         self.name = name
-
-    def fit(self, samples: Sequence[Any] = ()) -> "RandomToolsAgent":
-        """Nothing to learn."""
-        self._check_params()
-        return self
 
     def act(self, observations: Sequence[Observation]) -> list[str]:
         self._check_params()
