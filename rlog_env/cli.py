@@ -127,10 +127,16 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
                            domains=sorted(set(splits["train"].domains) | set(splits["test"].domains)))
             rows.append(row)
     overlaps = [{"sources": [a, b], "overlap": text} for a, b, text in KNOWN_OVERLAPS]
-    investigations = [{"environment": env_id, "source": source, "train": None,
-                       "test": len(open_incidents(source, "test")), "turns": f"up to {DEFAULT_MAX_STEPS} (max_steps)",
-                       "description": spec.description}
-                      for env_id in INVESTIGATION_ENVIRONMENTS for source, spec in INCIDENT_SOURCES.items()]
+    investigations = []
+    for source, spec in INCIDENT_SOURCES.items():
+        row = {"source": source, "turns": f"up to {DEFAULT_MAX_STEPS} (max_steps)", "description": spec.description}
+        try:
+            sizes = {split: len(open_incidents(source, split, data_dir=data_dir)) for split in ("train", "test")}
+        except (DataError, FileNotFoundError) as exc:
+            row.update(train=None, test=None, unavailable=str(exc))
+        else:  # an endless split is as long as sys.maxsize
+            row.update(train=None if sizes["train"] >= sys.maxsize else sizes["train"], test=sizes["test"])
+        investigations += [{"environment": env_id, **row} for env_id in INVESTIGATION_ENVIRONMENTS]
     if as_json:
         _print_json({"environments": rows, "investigations": investigations, "overlaps": overlaps}, out)
         return 0
@@ -144,7 +150,11 @@ def envs(data_dir: str | None, as_json: bool = False, out=None) -> int:
     investigation_table = Table("environment", "source", "train", "test", "turns",
                                 title="investigation environments (multi-step; rlog eval runs them when named in --envs)")
     for r in investigations:
-        investigation_table.add_row(r["environment"], r["source"], "endless", str(r["test"]), r["turns"])
+        if "unavailable" in r:
+            investigation_table.add_row(r["environment"], r["source"], "-", "-", f"unavailable: {r['unavailable']}")
+        else:
+            investigation_table.add_row(r["environment"], r["source"], "endless" if r["train"] is None else str(r["train"]),
+                                        str(r["test"]), r["turns"])
     overlap_table = Table("sources", "known overlap", title="known overlaps between sources")
     for o in overlaps:
         overlap_table.add_row(" / ".join(o["sources"]), o["overlap"])
@@ -350,10 +360,10 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_results
-    from rlog_env.leaderboard.runner import default_agents, run
+    from rlog_env.leaderboard.runner import default_agents, run, with_trivial_baselines
 
     out = out or sys.stdout
-    run_path = run(list(agents or default_agents(envs)), envs, source=source, split=split, episodes=episodes,
+    run_path = run(with_trivial_baselines(agents or default_agents(envs), envs), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
                    domains=domains, difficulty=difficulty, reasoning=reasoning,
                    progress=not as_json and out is sys.stdout)
@@ -527,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m; for the "
                         "investigation environments scripted-investigator, answer-now, random-tools), "
                         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable (default: "
-                        "the baselines of the environments run)")
+                        "the baselines of the environments run; on investigation environments the trivial "
+                        "answer-now and random-tools always run beside the agents named)")
     p.add_argument("--envs", nargs="+", default=None,
                    help="environment ids (default: every one-step environment; the investigation "
                         "environments run when named)")

@@ -425,7 +425,16 @@ def test_envs_lists_the_investigation_environments(capsys, no_data_dir):
     code, out, _ = rlog(capsys, "envs", "--json")
     assert code == 0
     rows = json.loads(out)["investigations"]
-    assert [r["environment"] for r in rows] == list(rlog_env.envs.INVESTIGATION_ENVIRONMENTS)
-    assert all(r["source"] == "sim" and r["train"] is None and r["test"] == 200 for r in rows)
+    ids = list(rlog_env.envs.INVESTIGATION_ENVIRONMENTS)
+    assert [r["environment"] for r in rows if r["source"] == "sim"] == ids
+    assert all(r["train"] is None and r["test"] == 200 for r in rows if r["source"] == "sim")
+    real = [r for r in rows if r["source"] == "loghub"]
+    assert len(real) == 3 and all("RLOG_DATA_DIR" in r["unavailable"] for r in real)  # no data directory here
     code, out, _ = rlog(capsys, "envs")
     assert "RLog/RootCauseInvestigation-v0" in out and "investigation environments" in out
+
+
+def test_envs_lists_real_investigations_with_a_data_dir(capsys, data_dir):
+    code, out, _ = rlog(capsys, "envs", "--json", "--data-dir", data_dir)
+    real = [r for r in json.loads(out)["investigations"] if r["source"] == "loghub"]
+    assert code == 0 and [(r["train"], r["test"]) for r in real] == [(77, 12)] * 3

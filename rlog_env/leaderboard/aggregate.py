@@ -239,8 +239,9 @@ class InvestigationMetrics:
     """The investigation tasks' field metrics: the fully-correct rate (answer score 1), the mean
     answer score (with a bootstrap interval) and each partial-credit element over the episodes it
     applies to; what an investigation costs (turns, tool calls, tool errors, characters of tool
-    output, ``seconds`` of wall time: the agent's and the environment's) and how much of the
-    fault's evidence the tools showed (``evidence_recall``, over faulty incidents). An
+    output, ``seconds`` of wall time: the agent's and the environment's; for a model that
+    reports its usage, the tokens of its last prompt, ``context_tokens``, and of all its
+    completions) and how much of the fault's evidence the tools showed (``evidence_recall``, over faulty incidents). An
     unanswered episode scores 0 and counts as not correct."""
 
     headline = "score"
@@ -252,6 +253,7 @@ class InvestigationMetrics:
         self.elements: dict[str, ExactSum] = {}
         self.recall = ExactSum()
         self.seconds = ExactSum()
+        self.context_tokens, self.completion_tokens = ExactSum(), ExactSum()
 
     def add(self, record: Mapping[str, Any], key: int) -> None:
         metrics = record.get("metrics") or {}
@@ -265,6 +267,11 @@ class InvestigationMetrics:
                 self.elements.setdefault(str(name), ExactSum()).add(float(value))
         if _is_number(metrics.get("evidence_recall")):
             self.recall.add(float(metrics["evidence_recall"]))
+        usages = [t.get("usage") for t in record.get("turns") or () if isinstance(t, Mapping)]
+        if usages and all(isinstance(u, Mapping) for u in usages):  # a model that counts its tokens
+            # The last turn's prompt: the whole investigation so far, in the model's own tokens.
+            self.context_tokens.add(float(usages[-1].get("prompt_tokens", 0)))
+            self.completion_tokens.add(math.fsum(float(u.get("completion_tokens", 0)) for u in usages))
 
     def values(self) -> dict[str, float]:
         out = {"correct": self.correct.mean(), **self.score.values()}
@@ -273,6 +280,9 @@ class InvestigationMetrics:
         if self.recall.count:
             out["evidence_recall"] = self.recall.mean()
         out["seconds"] = self.seconds.mean()
+        if self.context_tokens.count:
+            out["context_tokens"] = self.context_tokens.mean()
+            out["completion_tokens"] = self.completion_tokens.mean()
         return out
 
     def interval(self) -> tuple[float, float]:

@@ -28,7 +28,7 @@ import gymnasium as gym
 
 from rlog_env._version import __version__
 from rlog_env.agents.base import Agent, Observation, as_agent
-from rlog_env.agents.baselines import INVESTIGATORS
+from rlog_env.agents.baselines import INVESTIGATORS, TRIVIAL_INVESTIGATORS
 from rlog_env.agents.registry import make_agent
 from rlog_env.datasets import SOURCES, load_source
 from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
@@ -56,6 +56,16 @@ def default_agents(envs: Sequence[str] | None) -> tuple[str, ...]:
     if envs and all(investigates(env_id) for env_id in envs):
         return tuple(INVESTIGATORS)
     return DEFAULT_AGENTS
+
+
+def with_trivial_baselines(agents: Sequence[str], envs: Sequence[str] | None) -> list[str]:
+    """``agents``, and on investigation environments the trivial investigators beside them (a
+    leaderboard of investigations is read against answering at once and calling tools at
+    random)."""
+    agents = list(agents)
+    if envs and all(investigates(env_id) for env_id in envs):
+        agents += [name for name in TRIVIAL_INVESTIGATORS if name not in agents]
+    return agents
 
 
 @dataclass(frozen=True)
@@ -362,8 +372,9 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             observation, reward, terminated, truncated, step = envs[k].step(answer)
             env_s[k] += time.perf_counter() - began
             returns[k] += reward
+            used = usage[n] if isinstance(usage[n], dict) else None
             if not (terminated or truncated):
-                turns[k].append(_turn_record(answer, reward, step))
+                turns[k].append(_turn_record(answer, reward, step, used))
                 current[k] = Observation.from_reset(observation, {**infos[k], **step})
                 still.append(k)
                 continue
@@ -380,7 +391,7 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
                 "error": None if errors[n] is None else str(errors[n]),
             }
             if turns[k]:  # an episode of several steps: every turn, and what they returned in all
-                records[k]["turns"] = turns[k] + [_turn_record(answer, reward, step)]
+                records[k]["turns"] = turns[k] + [_turn_record(answer, reward, step, used)]
                 records[k]["return"] = returns[k]
             if "category" in step:  # what the episode was about, once it is over (a fault category)
                 records[k]["category"] = str(step["category"])
@@ -389,14 +400,19 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
     return records  # type: ignore[return-value]
 
 
-def _turn_record(completion: str, reward: float, step: dict[str, Any]) -> dict[str, Any]:
+def _turn_record(completion: str, reward: float, step: dict[str, Any], usage: dict | None = None) -> dict[str, Any]:
     """One turn of a multi-step episode as a record keeps it: the completion, the tool calls the
-    environment read from it and what the tools answered, and the step's reward."""
+    environment read from it and what the tools answered, the step's reward, and the tokens the
+    agent reports for the turn (``usage``: a model's prompt and completion tokens; no key for an
+    agent that reports none)."""
     messages = step.get("messages") or []
     asked = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=len(messages))
     outputs = [m["content"] for m in messages[asked + 1:] if m.get("role") == "tool"]
-    return {"completion": completion, "tool_calls": step.get("tool_calls") or [], "tool_outputs": outputs,
+    turn = {"completion": completion, "tool_calls": step.get("tool_calls") or [], "tool_outputs": outputs,
             "reward": reward}
+    if usage:
+        turn["usage"] = usage
+    return turn
 
 
 def _replay(env: gym.Env, record: dict[str, Any]) -> dict[str, Any]:
@@ -405,7 +421,7 @@ def _replay(env: gym.Env, record: dict[str, Any]) -> dict[str, Any]:
     (``recomputed``), and for a transcript the first turn whose tool outputs or reward differ."""
     for n, turn in enumerate(record.get("turns", [])[:-1]):
         _, reward, terminated, truncated, step = env.step(turn["completion"])
-        now = _turn_record(turn["completion"], reward, step)
+        now = _turn_record(turn["completion"], reward, step, turn.get("usage"))
         if terminated or truncated or now != turn:
             return {"recomputed": step.get("reward", reward), "turn": n, "recorded_turn": turn, "replayed_turn": now}
     _, _, _, _, step = env.step(record["answer"])

@@ -14,6 +14,7 @@ from rlog_env.agents.openai_agent import OpenAIAgent
 from rlog_env.datasets.sim.tools import TOOL_SCHEMAS
 from rlog_env.leaderboard.results import read_results
 from rlog_env.leaderboard.runner import rescore, run
+from rlog_env.leaderboard.tables import leaderboard
 
 FINAL = '<think>Nothing stands out.</think><answer>{"abnormal": false, "category": "none", "components": []}</answer>'
 
@@ -36,7 +37,8 @@ def native_model(server, body):
         assert "component | host | family" in messages[-1]["content"]
         calls = [("count", json.dumps({"pattern": "error", "by": "component"})), ("count", "{not json")]
     else:
-        return 200, {"choices": [{"message": {"role": "assistant", "content": FINAL}}]}, 0
+        return 200, {"choices": [{"message": {"role": "assistant", "content": FINAL}}],
+                     "usage": {"prompt_tokens": 40, "completion_tokens": 7, "total_tokens": 47}}, 0
     tool_calls = [{"id": f"srv{turn}{k}", "type": "function", "function": {"name": n, "arguments": a}}
                   for k, (n, a) in enumerate(calls)]
     return 200, {"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": tool_calls}}],
@@ -93,3 +95,6 @@ def test_rlog_eval_runs_a_tool_calling_server(serve, tmp_path):
     assert len(records) == 9 and all(len(r["turns"]) == 3 and r["error"] is None for r in records)
     assert all(r["turns"][1]["tool_calls"][0]["name"] == "count" for r in records)
     assert rescore(run_dir) == [] and len(server.requests) == 27
+    assert [t["usage"]["prompt_tokens"] for t in records[0]["turns"]] == [10, 10, 40]
+    cell = leaderboard(records)["rows"][0]["tasks"]["RootCauseInvestigation"]["metrics"]
+    assert cell["context_tokens"] == 40 and cell["completion_tokens"] == 17  # the model's own counts

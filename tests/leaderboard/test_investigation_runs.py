@@ -18,7 +18,7 @@ import pytest
 from rlog_env import cli
 from rlog_env.leaderboard import runner
 from rlog_env.leaderboard.results import RESULTS, episode_key, read_results
-from rlog_env.leaderboard.runner import default_agents, rescore, run
+from rlog_env.leaderboard.runner import default_agents, rescore, run, with_trivial_baselines
 from rlog_env.leaderboard.tables import leaderboard, markdown
 from rlog_env.tasks import INVESTIGATIONS
 
@@ -90,10 +90,13 @@ def test_rescore_replays_the_transcripts(finished, tmp_path):
 
 
 def test_rlog_eval_with_investigation_envs_runs_their_baselines(capsys, tmp_path):
-    code = cli.main(["eval", "--envs", IDS[0], "--episodes", "2", "--agents", "answer-now", "random-tools",
+    code = cli.main(["eval", "--envs", IDS[0], "--episodes", "2", "--agents", "random-tools",
                      "--run-dir", str(tmp_path / "run")])
     out = capsys.readouterr().out
     assert code == 0 and "| answer-now |" in out and "**IncidentDetection**" in out and "correct" in out
+    assert {r["agent"] for r in read_results(tmp_path / "run")} == {"random-tools", "answer-now"}  # trivial beside
+    assert with_trivial_baselines(["mine"], IDS) == ["mine", "answer-now", "random-tools"]
+    assert with_trivial_baselines(["mine"], ["RLog/LogParsing-v0"]) == ["mine"]
     assert default_agents(IDS) == ("scripted-investigator", "answer-now", "random-tools")
     assert default_agents(None)[0] == "heuristic" and default_agents([IDS[0], "RLog/LogParsing-v0"])[0] == "heuristic"
 
