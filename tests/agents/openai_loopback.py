@@ -67,6 +67,7 @@ class ChatServer:
                 with server.lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.answered = False
                 try:
                     length = int(self.headers.get("Content-Length", 0))
                     body = json.loads(self.rfile.read(length))
@@ -91,6 +92,9 @@ class ChatServer:
                         return
                     data = payload.data if isinstance(payload, Trickle) else (
                         payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                    # No longer in flight once the answer starts: a client that has read it may
+                    # send its next request before this thread returns.
+                    self._leave()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
@@ -108,6 +112,11 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
+                    self._leave()
+
+            def _leave(self):
+                if not self.answered:
+                    self.answered = True
                     with server.lock:
                         server.in_flight -= 1
 
