@@ -8,7 +8,8 @@ by the ``hardened`` scheme to recognise a copied message or log window) and, for
 ``grounded`` scheme, ``facts`` (the sample's key facts, each a list of phrasings). Every scheme
 of :data:`rlog_env.tasks.SCHEMES` is accepted, ``hardened`` included.
 A function made with ``task=None`` serves a prompt set that mixes tasks: it reads each row's
-task from the ``task`` column.
+task from the ``task`` column. A function made for one task refuses a batch whose ``task``
+column names another (scoring an anomaly label as a template would be silently wrong).
 Completions may be plain strings or chat messages. Format + answer = the environment's total
 reward, to the bit.
 
@@ -85,6 +86,13 @@ class _TaskRewardFunction:
         if facts is None:
             facts = [None] * len(completions)
         if self.task is not None:
+            if task is not None:  # a mixed export's task column: every row must be this task's
+                others = sorted({str(t) for t in task if t != self.task})
+                if others:
+                    raise ValueError(
+                        f"{self.__name__} scores {self.task!r} rows only, but the data set's 'task' column "
+                        f"also names {others[:5]}; use trl_reward_functions(None) for a prompt set that "
+                        f"mixes tasks (each row is then scored as its own task), or filter the rows")
             task = [self.task] * len(completions)
         elif task is None:
             raise TypeError(f"{self.__name__} (made with task=None) expects a 'task' column naming each "

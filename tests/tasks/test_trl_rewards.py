@@ -82,7 +82,7 @@ def build_batch(task, samples, conversational: bool):
             logs.append(sample.logs)
             ids.append([ord(c) % 997 for c in text[:16]])  # token ids: opaque to the function
     columns = {"reference": references, "logs": logs,
-               "task": [task.name] * len(references)}  # an unrelated column
+               "task": [task.name] * len(references)}  # the export's task column
     return prompts, completions, ids, columns
 
 
@@ -155,7 +155,7 @@ def test_conversational_completion_joins_assistant_messages(real_samples):
     task = get_task("anomaly_detection")
     split = [{"role": "assistant", "content": "<think>looks bad</think>"},
              {"role": "assistant", "content": f"<answer>{sample.reference}</answer>"}]
-    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["ad"]}
+    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["anomaly_detection"]}
     fmt, ans = (trl_call(fn, [task.messages(sample)], [split], [[1, 2]], columns)[0]
                 for fn in trl_reward_functions("anomaly_detection"))
     assert fmt + ans == task.score(f"<think>looks bad</think><answer>{sample.reference}</answer>",
@@ -169,7 +169,7 @@ def test_conversational_completion_reads_only_assistant_messages(real_samples):
     good = f"<think>t</think><answer>{sample.reference}</answer>"
     messages = [{"role": "assistant", "content": good},
                 {"role": "tool", "content": "<answer>normal</answer>"}]
-    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["ad"]}
+    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["anomaly_detection"]}
     for fn in trl_reward_functions("anomaly_detection"):
         assert trl_call(fn, ["p"], [messages], [[1]], columns) == trl_call(fn, ["p"], [good],
                                                                           [[1]], columns)
@@ -180,7 +180,7 @@ def test_logs_column_reaches_the_parsing_metric(real_samples):
     # template with variables); without them any "*" makes every variable right.
     sample = real_samples["log_parsing"][0]  # HDFS line 1, two variables
     completion = f"<think>t</think><answer><*> {sample.logs}</answer>"
-    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["lp"]}
+    columns = {"reference": [sample.reference], "logs": [sample.logs], "task": ["log_parsing"]}
     fn = AnswerReward("log_parsing")
     assert trl_call(fn, ["p"], [completion], [[1]], columns) == [0.0]
     del columns["logs"]
@@ -288,3 +288,18 @@ def test_each_completion_is_judged_once_for_both_functions(real_samples, monkeyp
     trl_call(ans_fn, prompts[:GENERATIONS], completions[:GENERATIONS], ids[:GENERATIONS],
              {k: v[:GENERATIONS] for k, v in columns.items()})
     assert len(judged) > after_format
+
+
+def test_a_single_task_function_refuses_rows_of_another_task(real_samples):
+    """The default GRPO export has a `task` column: a function made for one task must not score
+    an anomaly label as a template (it did, silently: 0.0 instead of -1.0)."""
+    task = get_task("anomaly_detection")
+    prompts, completions, ids, columns = build_batch(task, real_samples["anomaly_detection"][:2], False)
+    columns["task"] = ["anomaly_detection"] * len(completions)
+    same = trl_call(AnswerReward("anomaly_detection"), prompts, completions, ids, columns)
+    assert same == [task.score(c, r).answer for c, r in zip(completions, columns["reference"])]
+    with pytest.raises(ValueError, match=r"scores 'log_parsing' rows only.*names \['anomaly_detection'\].*"
+                                         r"trl_reward_functions\(None\)"):
+        trl_call(AnswerReward("log_parsing"), prompts, completions, ids, columns)
+    mixed = trl_call(AnswerReward(None), prompts, completions, ids, columns)  # each row as its own task
+    assert mixed == same
