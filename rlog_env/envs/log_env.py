@@ -9,6 +9,7 @@ that serve it (:func:`environment_class`); :mod:`rlog_env.envs.registry` registe
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 from typing import Any, ClassVar, Iterable
 
@@ -61,6 +62,33 @@ def episode_index(np_random, options: dict[str, Any] | None, n: int) -> int:
             return index
 
 
+def refuse_next_step_autoreset(depth: int = 16) -> None:
+    """Raise a ``ValueError`` when the caller is a Gymnasium vector environment in the next-step
+    autoreset mode (``gymnasium.make_vec(id, vectorization_mode="sync"|"async")`` without
+    ``vector_kwargs``): there every second step of a one-step episode would be a reset that
+    scores nothing (reward 0, ``terminated=False``). Looks at the callers' frames once per
+    environment: the vector env's ``reset`` (its ``autoreset_mode``) or Gymnasium's async
+    worker (its ``autoreset_mode`` argument)."""
+    frame = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return
+        owner = frame.f_locals.get("self")
+        mode = getattr(owner, "autoreset_mode", None) if isinstance(owner, gym.vector.VectorEnv) else None
+        if mode is None and frame.f_code.co_name == "_async_worker":
+            mode = frame.f_locals.get("autoreset_mode")
+        if mode is not None:
+            if AutoresetMode(mode) == AutoresetMode.NEXT_STEP:
+                raise ValueError(
+                    "the R-Log environments end every episode after one step, so a vector environment must "
+                    "reset them in the same step: use gymnasium.make_vec(id, num_envs=N) (its vector_mode="
+                    "\"async\" for worker processes), or pass vector_kwargs={\"autoreset_mode\": \"SameStep\"} "
+                    "with vectorization_mode=\"sync\" or \"async\"; the next-step mode would waste every second "
+                    "step on a reset that scores nothing")
+            return
+        frame = frame.f_back
+
+
 class RLogEnv(gym.Env[str, str]):
     """Base class of the R-Log environments; each generated subclass's docstring is its manual.
 
@@ -103,6 +131,7 @@ class RLogEnv(gym.Env[str, str]):
         self.action_space = ACTION_SPACE
         self.reward_range = self.task.reward_range
         self._sample: Sample | None = None
+        self._vector_checked = False
         self._observation = ""
         self._last: tuple[str, Reward] | None = None
 
@@ -110,6 +139,9 @@ class RLogEnv(gym.Env[str, str]):
         """Draw a sample (or take ``options["index"]``) and return its prompt and ``info``
         (:func:`reset_info`)."""
         super().reset(seed=seed)
+        if not self._vector_checked:  # once: the first reset comes from whatever drives the env
+            self._vector_checked = True
+            refuse_next_step_autoreset()
         index = episode_index(self.np_random, options, len(self.source))
         self._sample = sample = self.source[index]
         info = reset_info(self.task, sample, self.source_name, self.source.split, index)

@@ -5,7 +5,9 @@
 scores N answers and returns N fresh prompts. ``vector_mode="async"`` runs them in worker
 processes, without shared memory (text observations have no fixed-size buffer).
 Passing ``vectorization_mode="sync"`` or ``"async"`` to ``make_vec`` uses Gymnasium's own
-classes instead: give them ``vector_kwargs={"autoreset_mode": "SameStep"}``.
+classes instead: give them ``vector_kwargs={"autoreset_mode": "SameStep"}``; in their default
+next-step mode every second step would be a reset scoring nothing, so the first ``reset`` raises
+a ``ValueError`` saying so (:func:`rlog_env.envs.log_env.refuse_next_step_autoreset`).
 
 Gymnasium's ``AsyncVectorEnv`` uses shared memory by default, and its shared memory for a
 ``Text`` space stores character indices of the space's sampling charset, which garbles log

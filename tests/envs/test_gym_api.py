@@ -159,6 +159,31 @@ def test_make_vec_sync_mode_with_same_step_kwargs(data_dir):
     entry_point.close()
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_make_vec_in_gymnasiums_next_step_mode_is_a_clear_error(data_dir, mode):
+    """Gymnasium's own vector classes default to next-step autoreset, in which every second step
+    of a one-step episode would be a reset scoring nothing: the first reset refuses it, naming
+    the two ways that work."""
+    env_id = ENV_ID["anomaly_detection"]
+    vec = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode, data_dir=data_dir)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the async worker's report of the error, as a warning
+            with pytest.raises(ValueError, match=r"make_vec\(id, num_envs=N\).*autoreset_mode.*SameStep"):
+                vec.reset(seed=0)
+    finally:
+        vec.close()
+    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP, **({"shared_memory": False} if mode == "async" else {})}
+    vec = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode, vector_kwargs=kwargs, data_dir=data_dir)
+    try:
+        vec.reset(seed=0)
+        for _ in range(3):  # every step scores: terminated, never a wasted reset step
+            _, rewards, terminated, _, _ = vec.step(["<think>t</think><answer>normal</answer>"] * 2)
+            assert terminated.all() and set(rewards) <= {1.1, -0.9}
+    finally:
+        vec.close()
+
+
 def test_make_vec_async_matches_sync(data_dir):
     env_id = ENV_ID["anomaly_detection"]
     single = gym.make(env_id, data_dir=data_dir).unwrapped
