@@ -4,7 +4,7 @@
   episodes (one JSON line each) and the leaderboard (printed, and written as Markdown, CSV,
   JSON and a radar chart). With no arguments: every baseline on every default environment on
   the simulator's test set. ``--reasoning FORMAT`` makes the built-in agents answer in that
-  format.
+  format; ``--agent-option KEY=VALUE`` sets a parameter on every agent that has it.
 - ``rlog leaderboard RUN...``: the leaderboard of earlier runs.
 - ``rlog rescore RUN``: replay every recorded answer through the environment; exit 1 on any
   difference.
@@ -46,6 +46,7 @@ from rich.console import Console
 from rich.table import Table
 
 import rlog_env
+from rlog_env.agents.registry import parse_agent_options
 from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, load_source, sources_for
 from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
 from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, reset_info
@@ -356,7 +357,8 @@ def data_reasoning(source: str, tasks: Sequence[str] | None, split: str, episode
 def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str, split: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
-                 as_json: bool = False, out=None, reasoning: str | None = None) -> int:
+                 as_json: bool = False, out=None, reasoning: str | None = None,
+                 agent_options: Sequence[str] = ()) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_results
@@ -366,6 +368,7 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     run_path = run(with_trivial_baselines(agents or default_agents(envs), envs), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
                    domains=domains, difficulty=difficulty, reasoning=reasoning,
+                   agent_options=parse_agent_options(agent_options or ()),
                    progress=not as_json and out is sys.stdout)
     board = tables.leaderboard(read_results(run_path))  # streamed: memory does not grow with episodes
     tables.write(board, run_path)
@@ -539,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable (default: "
                         "the baselines of the environments run; on investigation environments the trivial "
                         "answer-now and random-tools always run beside the agents named)")
+    p.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="set an agent parameter on every agent that has it (repeatable): max_concurrency, "
+                        "timeout, max_tokens, temperature, tool_calling for openai:, batch_size, "
+                        "max_new_tokens, ... for transformers:; VALUE is read as JSON when it can be")
     p.add_argument("--envs", nargs="+", default=None,
                    help="environment ids (default: every one-step environment; the investigation "
                         "environments run when named)")
@@ -685,7 +692,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eval":
             return eval_command(args.agents, args.envs, args.source, args.split, args.episodes,
                                 args.data_dir, args.reward, args.run_dir, args.batch_size,
-                                args.domains, args.difficulty, args.json, reasoning=args.reasoning)
+                                args.domains, args.difficulty, args.json, reasoning=args.reasoning,
+                                agent_options=args.agent_option)
         if args.command == "leaderboard":
             return leaderboard_command(args.runs, args.json)
         if args.command == "rescore":

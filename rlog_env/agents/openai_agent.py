@@ -8,6 +8,8 @@ vLLM, llama.cpp's server, Ollama, text-generation-inference and hosted APIs all 
     answers = agent.act(observations)
     agent.last_errors_      # per answer: None, or why its request finally failed
     agent.last_usage_       # per answer: the server's token counts, when it reports them
+    agent.last_latency_     # per answer: its request's own seconds (retries and waits included)
+    agent.last_finish_reasons_  # per answer: the server's finish_reason ("stop", "length", ...)
 
 - **Requests** carry the observation's chat messages (system + user), ``model``,
   ``temperature`` and ``max_tokens``; the answer is ``choices[0].message.content``.
@@ -247,15 +249,24 @@ class OpenAIAgent(_Params):
         errors: list[str | None] = [None] * n
         usage: list[dict[str, int] | None] = [None] * n
         attempts: list[int] = [0] * n
+        latency: list[float] = [0.0] * n
+        finish: list[str | None] = [None] * n
         jitter = random.Random()
         jitter_lock = threading.Lock()
 
         def one(i: int) -> None:
+            began = time.perf_counter()
+            try:
+                attempt_all(i)
+            finally:  # this request's own time, retries and waits included
+                latency[i] = time.perf_counter() - began
+
+        def attempt_all(i: int) -> None:
             body = json.dumps(self._payload(observations[i])).encode("utf-8")
             for attempt in range(self.retries + 1):
                 attempts[i] = attempt + 1
                 try:
-                    answers[i], usage[i] = self._post(proxies, body, headers)
+                    answers[i], usage[i], finish[i] = self._post(proxies, body, headers)
                     errors[i] = None
                     return
                 except RequestFailed as failure:
@@ -279,6 +290,8 @@ class OpenAIAgent(_Params):
         self.last_errors_ = errors
         self.last_usage_ = usage
         self.last_attempts_ = attempts
+        self.last_latency_ = latency
+        self.last_finish_reasons_ = finish
         return answers
 
     def _payload(self, observation: Observation) -> dict[str, Any]:
@@ -290,8 +303,10 @@ class OpenAIAgent(_Params):
             payload["tools"] = [dict(tool) for tool in observation.tools]
         return payload
 
-    def _post(self, proxies: list, body: bytes, headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None]:
-        """One attempt: the answer and usage, or :class:`RequestFailed`."""
+    def _post(self, proxies: list, body: bytes,
+              headers: Mapping[str, str]) -> tuple[str, dict[str, int] | None, str | None]:
+        """One attempt: the answer, its usage and the server's ``finish_reason``, or
+        :class:`RequestFailed`."""
         deadline = _Deadline(self.timeout)
         opener = urllib.request.build_opener(*proxies, _HTTPHandler(deadline), _HTTPSHandler(deadline))
         request = urllib.request.Request(self.url, data=body, headers=dict(headers), method="POST")
@@ -308,6 +323,7 @@ class OpenAIAgent(_Params):
         deadline.finish()
         try:
             data = json.loads(raw)
+            finish_reason = data["choices"][0].get("finish_reason")
             message = data["choices"][0]["message"]
             content = message.get("content") or ""
             calls = message.get("tool_calls") or []
@@ -325,7 +341,7 @@ class OpenAIAgent(_Params):
                      if isinstance(usage.get(k), (int, float))} or None
         else:
             usage = None
-        return content, usage
+        return content, usage, finish_reason if isinstance(finish_reason, str) else None
 
 
     def _failure(self, error: Exception, expired: bool) -> Exception:

@@ -49,7 +49,7 @@ _REQUIRED = {"agent": str, "env": str, "task": str, "index": int, "reward": dict
              "reference": str, "metrics": dict, "latency_s": (int, float)}
 _OPTIONAL = {"split": str, "observation": str, "answer": str, "usage": (dict, type(None)),
              "error": (str, type(None)), "turns": list, "return": (int, float), "category": str,
-             "env_s": (int, float)}
+             "env_s": (int, float), "finish_reason": str}
 _TYPE_NAMES = {str: "a string", int: "an integer", dict: "an object", bool: "true or false",
                (str, type(None)): "a string or null", (int, float): "a number",
                (dict, type(None)): "an object or null", list: "a list"}

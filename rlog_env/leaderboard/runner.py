@@ -22,14 +22,14 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import gymnasium as gym
 
 from rlog_env._version import __version__
 from rlog_env.agents.base import Agent, Observation, as_agent
 from rlog_env.agents.baselines import INVESTIGATORS, TRIVIAL_INVESTIGATORS
-from rlog_env.agents.registry import make_agent
+from rlog_env.agents.registry import apply_agent_options, make_agent
 from rlog_env.datasets import SOURCES, load_source
 from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
 from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, default_env_ids
@@ -83,6 +83,7 @@ class EvalConfig:
     batch_size: int = 16
     fit: bool = True
     reasoning: str | None = None  # the format built-in agents were made with (None: their own)
+    agent_options: tuple[tuple[str, Any], ...] = ()  # set on every agent that has them
 
     def __post_init__(self) -> None:
         known = {**ENVIRONMENTS, **INVESTIGATION_ENVIRONMENTS}
@@ -195,9 +196,10 @@ def _training_incidents(config: EvalConfig, data_dir) -> Iterator[Any]:
     return (incidents[i] for i in range(min(FIT_INCIDENTS, len(incidents))))
 
 
-def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None) -> list[Agent]:
+def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None,
+                    agent_options: Mapping[str, Any] | None = None) -> list[Agent]:
     """Agent objects for names, agents and functions; ``reasoning`` makes the built-in named
-    agents write that format."""
+    agents write that format; ``agent_options`` are set on every agent that has them."""
     resolved = []
     for agent in agents:
         if isinstance(agent, str):
@@ -206,6 +208,8 @@ def _resolve_agents(agents: Iterable[Any], reasoning: str | None = None) -> list
             resolved.append(make_agent(agent, **options))
         else:
             resolved.append(as_agent(agent))
+    if agent_options:
+        apply_agent_options(resolved, agent_options)
     return resolved
 
 
@@ -246,13 +250,16 @@ def run(
     fit: bool = True,
     progress: bool = False,
     reasoning: str | None = None,
+    agent_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Evaluate ``agents``, append every episode to ``results.jsonl`` of the run directory, and
     return the directory.
 
     Agents are names (see :func:`rlog_env.agents.registry.make_agent`), agent objects, or
     functions ``prompt -> answer``; ``reasoning`` makes the named ones write that format (each
-    answer is scored under its agent's format). ``envs`` defaults to
+    answer is scored under its agent's format); ``agent_options`` (``{"max_concurrency": 1}``)
+    are set on every agent that has them (an option none has is an error that suggests the
+    closest one). ``envs`` defaults to
     :func:`~rlog_env.envs.default_env_ids`. ``run_dir`` defaults to a new ``runs/<UTC time>``;
     an existing run directory with the same configuration is resumed.
     """
@@ -260,7 +267,7 @@ def run(
         raise ValueError(f"source expects one of {', '.join(SOURCES)}, got {source!r}")
     if reasoning is not None and reasoning not in FORMATS:
         raise ValueError(f"reasoning expects one of {', '.join(FORMATS)} or None, got {reasoning!r}")
-    agent_objects = _resolve_agents(agents, reasoning)
+    agent_objects = _resolve_agents(agents, reasoning, agent_options)
     if domains is None:
         domains = SOURCES[source].eval_domains  # the simulator: seen and unseen, to compare them
     config = EvalConfig(
@@ -268,6 +275,7 @@ def run(
         envs=tuple(envs or default_env_ids()), source=source, split=split, episodes=episodes,
         reward=reward, domains=tuple(domains) if domains else None, difficulty=difficulty,
         batch_size=batch_size, fit=fit, reasoning=reasoning,
+        agent_options=tuple(sorted((agent_options or {}).items())),
     )
     plans = plan(config, data_dir)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(DEFAULT_RUNS_DIR)
@@ -363,11 +371,15 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             raise ValueError(f"agent {agent.name!r} answered {len(answers)} of {len(live)} observations")
         usage = _per_answer(getattr(agent, "last_usage_", None), len(live))
         errors = _per_answer(getattr(agent, "last_errors_", None), len(live))
+        # An agent that times each answer (a request of its own) is credited that time, not the
+        # batch's share; finish_reason ("length": cut off at max_tokens) is kept with the answer.
+        own = _per_answer(getattr(agent, "last_latency_", None), len(live))
+        finish = _per_answer(getattr(agent, "last_finish_reasons_", None), len(live))
         still = []
         for n, (k, answer) in enumerate(zip(live, answers)):
             if not isinstance(answer, str):
                 raise TypeError(f"agent {agent.name!r} answered {type(answer).__name__}, expected str")
-            latency[k] += elapsed
+            latency[k] += own[n] if isinstance(own[n], (int, float)) else elapsed
             began = time.perf_counter()
             observation, reward, terminated, truncated, step = envs[k].step(answer)
             env_s[k] += time.perf_counter() - began
@@ -393,6 +405,8 @@ def _play_batch(agent: Agent, envs: Sequence[gym.Env], batch: Sequence[int]) -> 
             if turns[k]:  # an episode of several steps: every turn, and what they returned in all
                 records[k]["turns"] = turns[k] + [_turn_record(answer, reward, step, used)]
                 records[k]["return"] = returns[k]
+            if isinstance(finish[n], str):
+                records[k]["finish_reason"] = finish[n]
             if "category" in step:  # what the episode was about, once it is over (a fault category)
                 records[k]["category"] = str(step["category"])
             records[k]["env_s"] = env_s[k]
@@ -436,6 +450,10 @@ def _config_of(config: EvalConfig) -> dict[str, Any]:
     fields = asdict(config)
     if fields["reasoning"] is None:
         del fields["reasoning"]
+    if fields["agent_options"]:
+        fields["agent_options"] = dict(fields["agent_options"])
+    else:  # only when set, so a run made before the option existed resumes
+        del fields["agent_options"]
     return fields
 
 
