@@ -30,6 +30,10 @@
 
 ``--json`` prints the same content as JSON. Errors in the input (an unknown environment, a
 missing data directory, a malformed file) print one line naming the problem and exit with 2.
+``rlog eval`` exits with 3 when an episode's agent failed (a request that finally failed: the
+episode is recorded, scored as empty, and counted in the leaderboard's ``errors``), naming the
+first failure, unless ``--allow-errors``; running the same command again retries the failed
+episodes.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from rlog_env.envs.investigation_env import DEFAULT_MAX_STEPS
 from rlog_env.tasks import FORMATS, SCHEMES
 
 ENDLESS_CHECK = 500  # episodes `rlog check` scores from an endless source
+EXIT_EPISODES_FAILED = 3  # `rlog eval`: some episode's agent failed (and --allow-errors was not given)
 
 
 def _console(out) -> Console:
@@ -358,7 +363,7 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
                  as_json: bool = False, out=None, reasoning: str | None = None,
-                 agent_options: Sequence[str] = ()) -> int:
+                 agent_options: Sequence[str] = (), allow_errors: bool = False) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_results
@@ -377,6 +382,14 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     else:
         print(tables.markdown(board), file=out)
         print(f"run directory: {run_path}", file=out)
+    failed = [r for r in read_results(run_path) if r.get("error") is not None]
+    if failed and not allow_errors:
+        first = failed[0]
+        print(f"rlog: error: {len(failed)} episode(s) failed (their agent got no answer; scored as empty); the "
+              f"first: {first['agent']} on {first['env']} #{first['index']}: {first['error']}. Fix the cause and "
+              f"run the same command again: the failed episodes are retried. --allow-errors accepts the run as "
+              f"it is.", file=sys.stderr)
+        return EXIT_EPISODES_FAILED
     return 0
 
 
@@ -546,6 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set an agent parameter on every agent that has it (repeatable): max_concurrency, "
                         "timeout, max_tokens, temperature, tool_calling for openai:, batch_size, "
                         "max_new_tokens, ... for transformers:; VALUE is read as JSON when it can be")
+    p.add_argument("--allow-errors", action="store_true",
+                   help=f"exit 0 even when episodes failed (default: exit {EXIT_EPISODES_FAILED}, naming the first error)")
     p.add_argument("--envs", nargs="+", default=None,
                    help="environment ids (default: every one-step environment; the investigation "
                         "environments run when named)")
@@ -693,7 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return eval_command(args.agents, args.envs, args.source, args.split, args.episodes,
                                 args.data_dir, args.reward, args.run_dir, args.batch_size,
                                 args.domains, args.difficulty, args.json, reasoning=args.reasoning,
-                                agent_options=args.agent_option)
+                                agent_options=args.agent_option, allow_errors=args.allow_errors)
         if args.command == "leaderboard":
             return leaderboard_command(args.runs, args.json)
         if args.command == "rescore":

@@ -356,6 +356,7 @@ class _Cell:
         self.marks_unseen: bool | None = spec.marks_unseen if spec is not None else None
         self.rewards, self.latency = ExactSum(), ExactSum()
         self.valid = 0
+        self.errors = 0  # episodes whose agent failed (a request that finally failed)
         self.by_domain: dict[str, ExactSum] = {}
         self.by_unseen: dict[bool, ExactSum] = {}
         self.by_category: dict[str, ExactSum] = {}
@@ -371,6 +372,7 @@ class _Cell:
         self.reward_ci.add(key, reward)
         self.latency.add(float(record["latency_s"]))
         self.valid += bool(metrics.get("well_formed"))
+        self.errors += record.get("error") is not None
         domain = str(record["domain"])
         (self.by_domain.get(domain) or self.by_domain.setdefault(domain, ExactSum())).add(reward)
         unseen = record.get("unseen")
@@ -396,6 +398,7 @@ class _Cell:
             "reward": mean, "reward_ci": [float(low), float(high)],
             "metrics_ci": metric_ci,
             "format_valid": self.valid / n,
+            "errors": self.errors,
             "episodes_per_s": float(n / latency) if latency > 0 else math.inf,
             "metrics": self.fields.values(),
             "by_domain": self._by_domain(),

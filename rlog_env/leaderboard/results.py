@@ -144,6 +144,36 @@ class EpisodeSet:
         return sum(cell.runs for cell in self._cells.values())
 
 
+def drop_failed(run_dir: Path) -> int:
+    """Remove the records of failed episodes (``error`` set) from ``results.jsonl``, so that a
+    resumed run plays them again; return how many. The kept lines are written, byte for byte, to
+    a file beside it, made durable and renamed over it: a kill leaves the old file or the new
+    one, never half of either. Call it holding the run's lock (:class:`ResultsWriter`), and open
+    a new writer afterwards (the old one's file was replaced)."""
+    path = Path(run_dir) / RESULTS
+    if not path.exists():
+        return 0
+    tmp = path.with_name(RESULTS + ".retry")
+    failed = 0
+    try:
+        with path.open("rb") as source, tmp.open("wb") as kept:
+            for number, raw in enumerate(source, start=1):
+                if not raw.endswith(b"\n"):
+                    break  # a torn last line (the writer repairs it): the episode runs again anyway
+                record = _parse_line(path, number, raw)
+                if isinstance(record, dict) and record.get("error") is not None:
+                    failed += 1
+                    continue
+                kept.write(raw)
+            kept.flush()
+            os.fsync(kept.fileno())
+        if failed:
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return failed
+
+
 def recorded_episodes(run_dir: Path) -> EpisodeSet:
     """The episodes ``results.jsonl`` of a run records (each checked, as :func:`read_results`)."""
     done = EpisodeSet()
@@ -267,16 +297,20 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
         for number, raw in enumerate(handle, start=1):
             if not raw.endswith(b"\n"):
                 return  # a torn last line: the episode is redone on resume
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _fail(path, number, f"not UTF-8 text (byte {exc.start} of the line)") from None
-            try:
-                # NaN and Infinity are not JSON; the writer never writes them.
-                record = json.loads(text, parse_constant=_reject_constant)
-            except ValueError as exc:
-                raise _fail(path, number, f"not a JSON episode record ({getattr(exc, 'msg', exc)})") from None
-            yield number, record
+            yield number, _parse_line(path, number, raw)
+
+
+def _parse_line(path: Path, number: int, raw: bytes) -> Any:
+    """One complete line of ``results.jsonl`` as JSON, or an error naming the file and line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(path, number, f"not UTF-8 text (byte {exc.start} of the line)") from None
+    try:
+        # NaN and Infinity are not JSON; the writer never writes them.
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise _fail(path, number, f"not a JSON episode record ({getattr(exc, 'msg', exc)})") from None
 
 
 def read_header(run_dir: Path) -> dict[str, Any]:

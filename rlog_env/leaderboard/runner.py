@@ -33,8 +33,8 @@ from rlog_env.agents.registry import apply_agent_options, make_agent
 from rlog_env.datasets import SOURCES, load_source
 from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
 from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, default_env_ids
-from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, episode_key, read_frame,
-                                            read_header, read_results, recorded_episodes)
+from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, drop_failed, episode_key,
+                                            read_frame, read_header, read_results, recorded_episodes)
 from rlog_env.tasks import FORMATS
 
 ENDLESS_EPISODES = 100  # episodes per environment from an endless split, when none are asked for
@@ -251,6 +251,7 @@ def run(
     progress: bool = False,
     reasoning: str | None = None,
     agent_options: Mapping[str, Any] | None = None,
+    retry_failed: bool = True,
 ) -> Path:
     """Evaluate ``agents``, append every episode to ``results.jsonl`` of the run directory, and
     return the directory.
@@ -259,7 +260,8 @@ def run(
     functions ``prompt -> answer``; ``reasoning`` makes the named ones write that format (each
     answer is scored under its agent's format); ``agent_options`` (``{"max_concurrency": 1}``)
     are set on every agent that has them (an option none has is an error that suggests the
-    closest one). ``envs`` defaults to
+    closest one); ``retry_failed`` (default) plays again, on resuming, the episodes whose agent
+    failed (their ``error`` set). ``envs`` defaults to
     :func:`~rlog_env.envs.default_env_ids`. ``run_dir`` defaults to a new ``runs/<UTC time>``;
     an existing run directory with the same configuration is resumed.
     """
@@ -295,9 +297,17 @@ def run(
 
     # The writer takes the run's lock (and repairs a torn last line) before anything reads
     # what is done: a second process on the same run stops here instead of redoing episodes.
-    with ResultsWriter(run_path) as writer:
+    writer = ResultsWriter(run_path)
+    try:
+        # A resumed run plays its failed episodes (a request that finally failed) again: their
+        # records are dropped, under the lock, and the writer reopened on the rewritten file.
+        if retry_failed and drop_failed(run_path):
+            writer.close()
+            writer = ResultsWriter(run_path)
         done = recorded_episodes(run_path)  # runs of indices per cell, not a key per episode
         _run_episodes(config, plans, agent_objects, done, writer, data_dir, fit, progress)
+    finally:
+        writer.close()
     return run_path
 
 

@@ -1,6 +1,6 @@
 """The leaderboard: one row per agent; per task the mean reward with a 95 % bootstrap interval
 and the field metrics of the task's kind (:mod:`rlog_env.leaderboard.aggregate`); the
-format-valid rate and throughput; a breakdown by domain (and by seen vs unseen where the source
+format-valid rate, the count of episodes whose agent failed (``errors``) and throughput; a breakdown by domain (and by seen vs unseen where the source
 marks held-out domains); written as Markdown, CSV, JSON and a radar chart. Columns and metric
 names come from the board, so a newly registered task or kind shows with its own metrics.
 
@@ -42,8 +42,8 @@ def markdown(board: dict[str, Any]) -> str:
     """The leaderboard as Markdown: the main table, a table of each task's field metrics, the
     seen/unseen breakdown."""
     tasks = board["tasks"]
-    lines = ["| agent | " + " | ".join(tasks) + " | format-valid | episodes/s |",
-             "|---|" + "---|" * (len(tasks) + 2)]
+    lines = ["| agent | " + " | ".join(tasks) + " | format-valid | errors | episodes/s |",
+             "|---|" + "---|" * (len(tasks) + 3)]
     for row in board["rows"]:
         cells = []
         for t in tasks:
@@ -54,7 +54,8 @@ def markdown(board: dict[str, Any]) -> str:
         speed = [c["episodes_per_s"] for c in row["tasks"].values()]
         episodes = sum(c["episodes"] for c in row["tasks"].values())
         seconds = sum(c["episodes"] / s for c, s in zip(row["tasks"].values(), speed) if s and math.isfinite(s))
-        lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {valid:.1%} | "
+        errors = sum(c.get("errors", 0) for c in row["tasks"].values())
+        lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {valid:.1%} | {errors} | "
                      + (f"{episodes / seconds:,.0f}" if seconds else "inf") + " |")
     out = ["Mean R-Log reward per task, with 95 % bootstrap intervals.", "", *lines]
     for t in tasks:
@@ -137,6 +138,7 @@ def write(board: dict[str, Any], run_dir: Path) -> list[Path]:
         for t, c in row["tasks"].items():
             out.writerow([agent, t, "reward", c["reward"], *c["reward_ci"]])
             out.writerow([agent, t, "format_valid", c["format_valid"], "", ""])
+            out.writerow([agent, t, "errors", c.get("errors", 0), "", ""])
             out.writerow([agent, t, "episodes_per_s", c["episodes_per_s"], "", ""])
             for name, value in c["metrics"].items():
                 low, high = c["metrics_ci"].get(name, ("", ""))

@@ -92,6 +92,7 @@ def _reference_board(frame):
                 "episodes": int(len(group)), "reward": mean,
                 "reward_ci": [float(low), float(high)], "metrics_ci": metric_ci,
                 "format_valid": float(np.mean([bool(m.get("well_formed")) for m in group["metrics"]])),
+                "errors": int(sum(e is not None and e == e for e in group["error"])) if "error" in group else 0,
                 "episodes_per_s": float(len(group) / latency) if latency > 0 else math.inf,
                 "metrics": metrics, "by_domain": by_domain,
             }
