@@ -74,3 +74,44 @@ def test_eval_reasoning_makes_the_builtin_agents_write_that_format(tmp_path, cap
         elif reasoning == "none":
             assert "<answer>" not in record["answer"] and "<think>" not in record["answer"]
     assert cli.main(["rescore", str(run)]) == 0
+
+
+SLOW_AGENT = '''
+import time
+
+
+class Agent:
+    name = "slow"
+    reasoning = "think-first"
+
+    def act(self, observations):
+        time.sleep(0.02 * len(observations))
+        return ["<think>t</think><answer>normal</answer>" for _ in observations]
+'''
+
+
+def test_progress_reaches_a_file_while_the_run_goes_on(tmp_path):
+    """`rlog eval > file`: the run directory first, then progress lines, while it runs."""
+    import subprocess
+    import sys
+    import time as clock
+
+    (tmp_path / "slow_agent.py").write_text(SLOW_AGENT, encoding="utf-8")
+    log = tmp_path / "eval.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rlog_env.cli", "eval", "--agents", "python:slow_agent:Agent", "--envs",
+             "RLog/AnomalyDetection-v0", "RLog/LogParsing-v0", "--episodes", "40", "--run-dir", str(tmp_path / "run")],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        deadline = clock.monotonic() + 120
+        seen_while_running = False
+        while process.poll() is None and clock.monotonic() < deadline:
+            if "on RLog/AnomalyDetection-v0 done" in log.read_text():
+                seen_while_running = process.poll() is None
+                break
+            clock.sleep(0.02)
+        assert process.wait(timeout=120) == 0
+    lines = log.read_text().splitlines()
+    assert seen_while_running and lines[0] == f"run directory: {tmp_path / 'run'}"
+    assert lines[1].startswith("progress: 0/80 episodes") and any("80/80 episodes (100%)" in line for line in lines)
+    assert lines.index(next(line for line in lines if line.startswith("| slow |"))) > 3

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -35,9 +36,11 @@ from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
 from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, default_env_ids
 from rlog_env.leaderboard.results import (CONFIG, RESULTS, EpisodeSet, ResultsWriter, drop_failed, episode_key,
                                             read_frame, read_header, read_results, recorded_episodes)
+from rlog_env.leaderboard.tables import format_rate
 from rlog_env.tasks import FORMATS
 
 ENDLESS_EPISODES = 100  # episodes per environment from an endless split, when none are asked for
+PROGRESS_EVERY_S = 5.0  # a progress line this often when the output is not a terminal
 FIT_ENDLESS_EPISODES = 1000  # training episodes an agent may fit on from an endless train split
 FIT_INCIDENTS = 300  # training incidents an investigator may fit on
 DEFAULT_RUNS_DIR = Path("runs")
@@ -282,6 +285,8 @@ def run(
     plans = plan(config, data_dir)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(DEFAULT_RUNS_DIR)
     run_path.mkdir(parents=True, exist_ok=True)
+    if progress:  # first, so a long run can be followed (and resumed) from its directory
+        print(f"run directory: {run_path}", flush=True)
     header = {"config": _config_of(config), "version": __version__, "samples_sha256": samples_hash(plans)}
     header = json.loads(json.dumps(header))  # as it reads back from config.json (lists, not tuples)
     config_path = run_path / CONFIG
@@ -343,6 +348,7 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
                     bar.advance(len(records))
                 for env in envs:
                     env.close()
+                bar.environment_done(p.env_id, agent.name)
 
 
 def _make(env_id: str, source: str, split: str, data_dir, reasoning: str, reward: str, options) -> gym.Env:
@@ -487,25 +493,53 @@ def _jsonable(details) -> dict[str, Any]:
 
 
 class _Progress:
-    """A rich progress bar, or nothing."""
+    """The run's progress: a rich bar on a terminal; elsewhere (output to a file or a pipe) a
+    plain line every :data:`PROGRESS_EVERY_S` seconds and when an environment is done, so
+    ``rlog eval > file`` shows it while it runs; nothing when disabled."""
 
-    def __init__(self, enabled: bool, total: int, completed: int):
+    def __init__(self, enabled: bool, total: int, completed: int, out=None):
         self.enabled, self.total, self.completed = enabled, total, completed
+        self.out = out if out is not None else sys.stdout
         self._progress = None
+        self._lines = False
 
     def __enter__(self) -> "_Progress":
-        if self.enabled:
+        if not self.enabled:
+            return self
+        if getattr(self.out, "isatty", lambda: False)():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
             self._progress = Progress("[progress.description]{task.description}", BarColumn(),
                                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
             self._progress.start()
             self._task = self._progress.add_task("episodes", total=self.total, completed=self.completed)
+        else:
+            self._lines = True
+            self._began = self._last = time.monotonic()
+            self._start = self.completed
+            self._line("started")
         return self
 
     def advance(self, n: int) -> None:
+        self.completed += n
         if self._progress is not None:
             self._progress.advance(self._task, n)
+        elif self._lines and time.monotonic() - self._last >= PROGRESS_EVERY_S:
+            self._line("running")
+
+    def environment_done(self, env_id: str, agent: str) -> None:
+        if self._lines:
+            self._line(f"{agent} on {env_id} done")
+
+    def _line(self, what: str) -> None:
+        now = time.monotonic()
+        self._last = now
+        done = self.completed - self._start
+        rate = done / (now - self._began) if now > self._began else 0.0
+        left = (self.total - self.completed) / rate if rate > 0 else None
+        print(f"progress: {self.completed:,}/{self.total:,} episodes ({self.completed / max(1, self.total):.0%}), "
+              f"{format_rate(rate)} episodes/s" + (f", about {left:,.0f} s left" if left is not None else "")
+              + f" - {what}", file=self.out, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

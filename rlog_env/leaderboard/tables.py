@@ -56,7 +56,7 @@ def markdown(board: dict[str, Any]) -> str:
         seconds = sum(c["episodes"] / s for c, s in zip(row["tasks"].values(), speed) if s and math.isfinite(s))
         errors = sum(c.get("errors", 0) for c in row["tasks"].values())
         lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {valid:.1%} | {errors} | "
-                     + (f"{episodes / seconds:,.0f}" if seconds else "inf") + " |")
+                     + (format_rate(episodes / seconds) if seconds else "inf") + " |")
     out = ["Mean R-Log reward per task, with 95 % bootstrap intervals.", "", *lines]
     for t in tasks:
         # In the order the task's field metrics give them (the first agent's first).
@@ -89,6 +89,14 @@ def markdown(board: dict[str, Any]) -> str:
             cells = [row["tasks"][t]["by_category"].get(name) for row in agents]
             out.append(f"| {_md(name)} | " + " | ".join("-" if c is None else f"{_fmt(c[0])} ({c[1]})" for c in cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def format_rate(rate: float) -> str:
+    """A rate as people read it: whole numbers from 100 up, else three significant digits
+    (a slow agent's 0.045 episodes/s is not "0")."""
+    if not math.isfinite(rate):
+        return "inf"
+    return f"{rate:,.0f}" if rate >= 100 else f"{rate:.3g}"
 
 
 def _fmt(value) -> str:
@@ -154,7 +162,9 @@ def write(board: dict[str, Any], run_dir: Path) -> list[Path]:
 
 
 def _radar(board: dict[str, Any], path: Path) -> Path | None:
-    """Each agent's mean reward per task relative to the best agent, as R-Log's Figure 4."""
+    """Each agent's mean reward per task relative to the best agent, as R-Log's Figure 4: the
+    axis is ``(reward + 2) / (best + 2)``, so 0 is the ``rlog`` bottom and 1 the best agent; the
+    chart's title states it."""
     try:
         import matplotlib
 
@@ -182,7 +192,9 @@ def _radar(board: dict[str, Any], path: Path) -> Path | None:
     ax.set_xticks(angles)
     ax.set_xticklabels(tasks, fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_title("Mean R-Log reward relative to the best agent per task", fontsize=10)
+    ax.set_title("Mean reward relative to the best agent per task\n"
+                 "scale: (reward + 2) / (best + 2); 0 = -2, the bottom of the rlog scheme; 1 = the best agent",
+                 fontsize=9)
     ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=8)
     image = io.BytesIO()
     fig.savefig(image, format="png", dpi=120, bbox_inches="tight")
