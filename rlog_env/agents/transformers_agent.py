@@ -36,7 +36,8 @@
   torch RNG is left as it was. The same prompts with the same parameters give the same answers,
   whatever was generated before (a resumed evaluation reproduces an interrupted one).
 - **Usage**: ``last_usage_`` holds, per answer of the last ``act``, the prompt's tokens and the
-  completion's tokens (up to and including the end-of-sequence token).
+  completion's tokens (up to and including the end-of-sequence token); ``last_finish_reasons_``
+  whether it ended (``"stop"``) or was cut off at ``max_new_tokens`` (``"length"``).
 
 Parameters follow scikit-learn: ``__init__`` only stores them; the loaded model and tokenizer are
 ``model_`` and ``tokenizer_``. torch and transformers are imported on loading; when missing,
@@ -238,6 +239,7 @@ class TransformersAgent(_Params):
         eos_ids = self._eos_ids()
         answers: list[str] = [""] * len(texts)
         usage: list[dict[str, int]] = [{}] * len(texts)
+        finish: list[str | None] = [None] * len(texts)
         kwargs = self._generation_kwargs(torch)
         cuda_devices = [model.device] if model.device.type == "cuda" else []
         for start in range(0, len(order), self.batch_size):
@@ -250,15 +252,16 @@ class TransformersAgent(_Params):
             new = out[:, enc["input_ids"].shape[1]:].tolist()
             for row, i in enumerate(batch):
                 tokens = new[row]
-                count = len(tokens)
+                count, finish[i] = len(tokens), "length"  # cut off at max_new_tokens, unless it ended
                 for position, token in enumerate(tokens):
                     if token in eos_ids:
-                        count = position + 1
+                        count, finish[i] = position + 1, "stop"
                         break
                 answers[i] = tokenizer.decode(tokens[:count], skip_special_tokens=True)
                 usage[i] = {"prompt_tokens": int(enc["attention_mask"][row].sum().item()),
                             "completion_tokens": count}
         self.last_usage_ = usage
+        self.last_finish_reasons_ = finish
         return answers
 
     def _prompt_limit(self) -> int | None:

@@ -326,6 +326,8 @@ def test_smollm2_investigates_through_transformers(smollm2):
         while True:
             turn = agent.act([Observation.from_reset(observation, info)])[0]
             assert isinstance(turn, str) and agent.last_usage_[0]["completion_tokens"] >= 1
+            # "length": cut off at max_new_tokens; "stop": it ended on its own, earlier or there
+            assert agent.last_finish_reasons_[0] == "stop" or agent.last_usage_[0]["completion_tokens"] == 48
             observation, reward, terminated, truncated, step = env.step(turn)
             info, total, turns = {**info, **step}, total + reward, turns + 1
             if terminated or truncated:
