@@ -18,23 +18,22 @@ Malformed data is a :class:`~rlog_env.datasets.base.DataError` naming the file a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rlog_env._times import US
+from rlog_env.datasets import loghub
 from rlog_env.datasets.base import DataError, content_split, read_csv
 from rlog_env.datasets.sim.incident import IncidentLines
 from rlog_env.datasets.sim.incident_model import Component, FaultTruth, Incident, IncidentTruth
 
-NAME = "loghub"
-SYSTEM = "BGL"
+NAME = loghub.NAME
+SYSTEM = loghub.AD_SYSTEM
 WINDOW, STRIDE = 120, 20
 _LEVELS = {"INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "SEVERE": "ERROR", "FAILURE": "FATAL",
            "FATAL": "FATAL"}
-_LABEL = re.compile(r"-|[A-Z][A-Z0-9_]*")
 _TIME = "%Y-%m-%d-%H.%M.%S.%f"
 
 
@@ -59,7 +58,7 @@ def bgl_rows(root: Path) -> tuple[_Row, ...]:
     rows = []
     columns = ("LineId", "Label", "Node", "Time", "Type", "Component", "Level", "Content", "EventTemplate")
     for line, row in read_csv(path, root, columns):
-        if not _LABEL.fullmatch(row["Label"]):
+        if row["Label"] != "-" and not loghub.ALERT_CATEGORY.fullmatch(row["Label"]):
             raise DataError(path, f"expected the Label '-' or an alert category such as KERNDTLB, found "
                                   f"{row['Label']!r}", line=line)
         if row["Level"] not in _LEVELS:

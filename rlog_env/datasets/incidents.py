@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from rlog_env._registry import Registry
-from rlog_env.datasets import SourceOption, prepare_options
+from rlog_env.datasets import SourceOption, _domains_tuple, _sim_training_domains, prepare_options
 from rlog_env.datasets import bgl_incidents
 from rlog_env.datasets.base import SPLITS, check_split, resolve_data_dir
 from rlog_env.datasets.sim import SEEN, UNSEEN
@@ -109,11 +109,7 @@ def open_incidents(name: str, split: str = "train", domains: str | Iterable[str]
     check_split(split)
     if split not in spec.splits:
         raise ValueError(f"incident source {name!r} has no {split!r} split; it has {', '.join(spec.splits)}")
-    if domains is not None:
-        names = (domains,) if isinstance(domains, str) else tuple(domains)
-        if not names or not all(isinstance(d, str) for d in names):
-            raise ValueError(f"domains expects a name or a non-empty list of names, got {domains!r}")
-        domains = tuple(sorted(set(names)))
+    domains = _domains_tuple(domains)
     root = resolve_data_dir(data_dir) if spec.needs_data else None
     return spec.open(root, split, domains, spec.prepare_options(options))
 
@@ -151,8 +147,7 @@ register_incident_source(IncidentSourceSpec(
         "distractors, noise, cascades.",
         prepare=IncidentDifficulty.of, default="medium"),),
     description="the O&M simulator's incidents (embedded, endless)",
-    # Never a held-out family or fault type: the seen/unseen comparison measures generalisation.
-    training_domains=lambda domains: tuple(d for d in (domains or ()) if d != UNSEEN) or (SEEN,),
+    training_domains=_sim_training_domains,  # the one-step simulator's rule: never a held-out domain
     domains_doc=f'``"{SEEN}"`` (default), ``"{UNSEEN}"`` (incidents with a held-out family or fault '
                 "type) or family names.",
 ))

@@ -137,7 +137,7 @@ def parsing_samples(root: Path, ground_truth: str) -> tuple[Sample, ...]:
 
 
 # A BGL alert label: "-" for a normal line, else an alert category such as KERNDTLB or APPSEV.
-_ALERT_CATEGORY = re.compile(r"[A-Z][A-Z0-9_]*")
+ALERT_CATEGORY = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 @lru_cache(maxsize=None)
@@ -155,7 +155,7 @@ def anomaly_samples(root: Path) -> tuple[Sample, ...]:
         if row["LineId"] != str(line_id):
             _check_line_id(structured, line, row)
         label = row["Label"]
-        if label != "-" and not _ALERT_CATEGORY.fullmatch(label):
+        if label != "-" and not ALERT_CATEGORY.fullmatch(label):
             raise DataError(structured, f"expected the Label '-' (normal) or an alert category in capitals "
                                         f"such as KERNDTLB, found {label!r}", line=line)
         if line_id > len(raw_lines):

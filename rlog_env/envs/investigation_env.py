@@ -98,12 +98,11 @@ class InvestigationEnv(gym.Env[str, str]):
         self._observation_chars = 0
         self._shown: set[int] = set()
         self._done = False
-        self._last_observation = f"{self._system}\n\n{brief}"
         info = {"messages": list(self._messages), "tools": TOOL_SCHEMAS, "task": self.task_name,
                 "source": self.source_name, "split": self.incidents.split, "index": int(index),
                 "domain": self._domain, "meta": {"id": incident.incident_id},
                 "incident_id": incident.incident_id, "turn": 0, "max_steps": self.max_steps}
-        return self._last_observation, info
+        return f"{self._system}\n\n{brief}", info
 
     def step(self, action: str):
         """Take one turn: run its tool calls and return their outputs, or score it as the final
@@ -145,7 +144,6 @@ class InvestigationEnv(gym.Env[str, str]):
             new.append({"role": "user", "content": LAST_TURN_NOTE})
             observation += "\n" + LAST_TURN_NOTE
         self._messages += new
-        self._last_observation = observation
         if self._observation_chars > self.max_observation_chars:
             return self._end(self.task.truncation_reward(), truncated_by="max_observation_chars",
                              observation=observation)

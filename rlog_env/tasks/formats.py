@@ -156,6 +156,17 @@ def write_completion(answer: str, think: str, reasoning: str = THINK_FIRST) -> s
     return f"<think>{think}</think><answer>{answer}</answer>"
 
 
+def unfenced(text: str) -> str:
+    """``text`` stripped, without a Markdown code fence around it (```` ```json … ``` ````), as
+    models often wrap the JSON of an answer or a tool call."""
+    s = text.strip()
+    if s.startswith("```"):
+        s = s.strip("`").strip()
+        if s[:4].lower() == "json":
+            s = s[4:].strip()
+    return s
+
+
 def completion_text(completion: object) -> str:
     """The text of a completion as TRL passes it: a plain string, or chat messages.
 

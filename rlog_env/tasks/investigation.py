@@ -34,7 +34,8 @@ from typing import Any, ClassVar, Mapping
 from rlog_env._registry import Registry
 from rlog_env._times import iso, parse_utc
 from rlog_env.tasks.base import SYSTEM_ROLE, Judgement, env_column
-from rlog_env.tasks.formats import THINK_FIRST, check_format, format_instructions, parse_completion, write_completion
+from rlog_env.tasks.formats import (THINK_FIRST, check_format, format_instructions, parse_completion, unfenced,
+                                    write_completion)
 from rlog_env.tasks.schemes import RLOG, SCHEMES, RewardScheme, get_scheme
 
 INVESTIGATION = "investigation"  # the kind of every investigation task
@@ -221,13 +222,8 @@ def read_answer(text: str | None) -> dict | None:
     """The JSON object of a final answer (a fenced ```json block accepted), or ``None``."""
     if not text:
         return None
-    s = text.strip()
-    if s.startswith("```"):
-        s = s.strip("`").strip()
-        if s[:4].lower() == "json":
-            s = s[4:].strip()
     try:
-        value = json.loads(s)
+        value = json.loads(unfenced(text))
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

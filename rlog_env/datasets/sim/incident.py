@@ -41,8 +41,7 @@ from typing import Mapping, Sequence, overload
 from rlog_env.datasets.base import DataError
 from rlog_env.datasets.sim.catalogue import Catalogue, Event, Template
 from rlog_env.datasets.sim.clock import start_time
-from rlog_env.datasets.sim.incident_model import (LEVELS, Component, FaultTruth, Incident,
-                                                  IncidentLine, IncidentTruth)
+from rlog_env.datasets.sim.incident_model import Component, FaultTruth, Incident, IncidentLine, IncidentTruth
 from rlog_env.datasets.sim.presets import check_fields, integer_in, number_in, settings_of
 from rlog_env.datasets.sim.scenario import _compile_event, _compiled, _compiled_fault, _fault_entities
 from rlog_env.datasets.sim.seeding import sample_stream

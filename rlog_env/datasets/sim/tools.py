@@ -49,6 +49,7 @@ from typing import Any, Callable, Sequence
 
 from rlog_env._times import DAY_US, EPOCH, US, iso, parse_utc
 from rlog_env.datasets.sim.incident_model import LEVELS, Incident
+from rlog_env.tasks.formats import unfenced
 
 __all__ = [
     "MAX_LINES",
@@ -1047,11 +1048,7 @@ _FORMAT = 'write <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>'
 
 
 def _parse_one(body: str) -> tuple[tuple[str, dict] | None, str | None]:
-    s = body.strip()
-    if s.startswith("```"):  # a fenced block inside the tag
-        s = s.strip("`").strip()
-        if s[:4].lower() == "json":
-            s = s[4:].strip()
+    s = unfenced(body)  # a fenced block inside the tag is read too
     if not s:
         return None, f"empty <tool_call>; {_FORMAT}"
     try:
