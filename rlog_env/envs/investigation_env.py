@@ -150,6 +150,24 @@ class InvestigationEnv(gym.Env[str, str]):
         info = self._info(calls, errors)
         return observation, self.task.tool_turn_reward(), False, False, info
 
+    @property
+    def incident(self):
+        """The incident of the current episode (``None`` before the first ``reset``): what the
+        tools run on. Adapters that call the tools themselves (TRL's environment factory) read it;
+        an agent never sees it."""
+        return self._incident
+
+    def truncate(self, reason: str):
+        """End the episode from outside, the way a time limit does, and return the last step's
+        tuple: the truncation reward (the scheme's bottom), ``truncated`` true and
+        ``info["truncated_by"] = reason``. For adapters whose rollouts stop before the agent
+        answered (TRL's completion budget, :mod:`rlog_env.integrations.trl`)."""
+        if self._done:
+            raise gym.error.ResetNeeded("call reset() before truncate(): the investigation has ended or not begun")
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"reason expects a non-empty str naming what cut the episode short, got {reason!r}")
+        return self._end(self.task.truncation_reward(), truncated_by=reason)
+
     def _final(self, action: str):
         reward, answer = self.task.final_reward(action, self._case, self._tool_turns)
         return self._end(reward.total, terminated=True, parts=reward.as_dict(), answer=answer,

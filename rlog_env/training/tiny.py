@@ -1,7 +1,7 @@
 """A tiny, randomly initialised chat model for laptops and CI, built offline.
 
 ``init_tiny(out_dir)`` writes an ordinary transformers checkpoint (a small Llama, a byte-level
-BPE tokenizer trained on the simulator's text, a ChatML chat template, a model card) that
+BPE tokenizer trained on the simulator's text, Qwen2.5's chat template, a model card) that
 ``AutoModelForCausalLM`` and :class:`~rlog_env.agents.transformers_agent.TransformersAgent`
 load like any other. Its weights are random: it exists so the training pipeline and the agents
 run end to end on a CPU. Torch and transformers are imported when a model is built.
@@ -29,13 +29,18 @@ ENDOFTEXT = "<|endoftext|>"
 SPECIAL_TOKENS = (ENDOFTEXT, BOS, EOS, PAD)  # ids 0, 1, 2, 3
 CORPUS_SOURCE = "sim"  # the source whose training samples the tokenizer is trained on
 
-# ChatML, one message after another; no default system message (the prompts bring their own).
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+# Qwen2.5's chat template, byte for byte as TRL ships it (trl/chat_templates/qwen2_5.jinja;
+# Apache-2.0, the Qwen team): ChatML that renders tools and tool calls in the Hermes convention
+# (<tool_call>…</tool_call>, <tool_response>…</tool_response>) and inserts no <think>. TRL parses
+# the tool calls of a generation only for chat templates it recognises, so multi-turn GRPO
+# (rlog_env.integrations.trl) needs exactly this text. Every prompt here brings its own system
+# message, so the template's default one ("You are Qwen…") never appears.
+CHAT_TEMPLATE = (Path(__file__).with_name("qwen2_5_chat_template.jinja")).read_text(encoding="utf-8")
+# Tool-calling markers: single ordinary tokens, like the reasoning tags (TRL decodes with
+# skip_special_tokens=True and parses the calls from the decoded text).
+TOOL_TAGS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
+ADDED_TAGS = TAGS + TOOL_TAGS
+INCIDENT_CORPUS_EPISODES = 4  # incidents per investigation task in the tokenizer's corpus
 
 
 def corpus_tasks() -> tuple[str, ...]:
@@ -72,7 +77,7 @@ class TinyModelConfig:
     hidden_size: int = 256
     num_layers: int = 4
     num_heads: int = 4
-    max_positions: int = 2048
+    max_positions: int = 8192
     corpus_episodes: int = 200
     seed: int = 0
 
@@ -98,7 +103,7 @@ class TinyModelConfig:
 
 
 def init_tiny(out_dir: str | os.PathLike, *, vocab_size: int = 4096, hidden_size: int = 256,
-              num_layers: int = 4, num_heads: int = 4, max_positions: int = 2048,
+              num_layers: int = 4, num_heads: int = 4, max_positions: int = 8192,
               corpus_episodes: int = 200, seed: int = 0, overwrite: bool = False) -> Path:
     """Build the tiny model into ``out_dir`` and return its path; nothing is downloaded::
 
@@ -173,6 +178,35 @@ def corpus(episodes: int) -> Iterator[str]:
             yield think_first.prompt(sample)
             yield answer_first.messages(sample)[0]["content"]
             yield build_trajectory(sample).completion(THINK_FIRST)
+    yield from investigation_corpus(INCIDENT_CORPUS_EPISODES)
+
+
+def investigation_corpus(episodes: int) -> Iterator[str]:
+    """Investigation text for the tokenizer: for ``episodes`` easy simulator incidents of each
+    investigation task, the system message and brief, the tools as the chat template lists
+    them (JSON schemas), tool calls as the template writes them, the tools' outputs and the
+    reference answer."""
+    from rlog_env.datasets.incidents import open_incidents
+    from rlog_env.datasets.sim.incident_model import incident_facts
+    from rlog_env.datasets.sim.tools import TOOL_SCHEMAS, call_tool, tools_prompt
+    from rlog_env.tasks import INVESTIGATIONS, Case, get_investigation
+
+    incidents = open_incidents("sim", "train", difficulty="easy")
+    schemas = "\n".join(json.dumps(schema) for schema in TOOL_SCHEMAS)
+    for name in INVESTIGATIONS:
+        task = get_investigation(name)
+        yield task.system_message(tools_prompt(), 12)
+        for index in range(episodes):
+            incident = incidents[index]
+            facts = incident_facts(incident)
+            yield schemas  # as often as a prompt carries them, so BPE learns their pieces
+            yield task.brief(Case(incident.alert, incident.start, incident.end, incidents.categories, facts))
+            component = incident.components[0].name
+            for tool, arguments in (("list_components", {}), ("templates", {"component": component}),
+                                    ("search", {"pattern": "error|fail", "limit": 10})):
+                yield json.dumps({"name": tool, "arguments": arguments})
+                yield call_tool(incident, tool, arguments)
+            yield task.reference_completion(facts)
 
 
 def build_tokenizer(config: TinyModelConfig):
@@ -180,9 +214,11 @@ def build_tokenizer(config: TinyModelConfig):
 
     It follows SmolLM2's conventions: ChatML (``<|im_start|>role\\ncontent<|im_end|>\\n``),
     ``<|im_end|>`` the end of sequence, ``<|pad|>`` the padding, ``<|im_start|>`` the beginning
-    of sequence (never added automatically: the chat template writes it). The reasoning tags
-    (:data:`~rlog_env.tasks.formats.TAGS`) are single *ordinary* added tokens: TRL decodes
-    completions with ``skip_special_tokens=True``, which would strip special ones.
+    of sequence (never added automatically: the chat template writes it); the chat template is
+    Qwen2.5's (:data:`CHAT_TEMPLATE`). The reasoning tags
+    (:data:`~rlog_env.tasks.formats.TAGS`) and the tool-calling markers (:data:`TOOL_TAGS`) are
+    single *ordinary* added tokens: TRL decodes completions with ``skip_special_tokens=True``,
+    which would strip special ones.
     """
     _, transformers = import_llm("the tiny model (rlog_env.training.tiny)")
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -192,7 +228,7 @@ def build_tokenizer(config: TinyModelConfig):
     backend.decoder = decoders.ByteLevel()
     backend.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=config.vocab_size - len(TAGS),
+        vocab_size=config.vocab_size - len(ADDED_TAGS),
         min_frequency=2,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
@@ -200,10 +236,10 @@ def build_tokenizer(config: TinyModelConfig):
     )
     # The tags become single added tokens (the last ids), matched before BPE: the merges are
     # learned on the text between them, so none is spent on pieces of a tag.
-    tags = re.compile("|".join(re.escape(tag) for tag in TAGS))
+    tags = re.compile("|".join(re.escape(tag) for tag in ADDED_TAGS))
     pieces = (piece for text in corpus(config.corpus_episodes) for piece in tags.split(text) if piece)
     backend.train_from_iterator(pieces, trainer=trainer)
-    backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    backend.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in ADDED_TAGS])
 
     tokenizer = transformers.PreTrainedTokenizerFast(
         tokenizer_object=backend,
@@ -221,12 +257,12 @@ def _check_tokenizer(tokenizer, config: TinyModelConfig) -> None:
     if len(tokenizer) > config.vocab_size:
         raise RuntimeError(f"the tiny tokenizer has {len(tokenizer)} tokens, more than vocab_size={config.vocab_size}")
     special = set(tokenizer.all_special_tokens)
-    for tag in TAGS:
+    for tag in ADDED_TAGS:
         ids = tokenizer.encode(tag, add_special_tokens=False)
         if len(ids) != 1 or tag in special:
             raise RuntimeError(f"the tiny tokenizer encodes {tag!r} as {ids} (special: {tag in special}); "
                                "expected one ordinary token")
-    text = "<think>a b</think><answer>normal</answer>"
+    text = '<think>a b</think><tool_call>\n{"name": "count", "arguments": {}}\n</tool_call><answer>normal</answer>'
     ids = tokenizer.encode(text, add_special_tokens=False)
     if tokenizer.decode(ids, skip_special_tokens=True) != text:
         raise RuntimeError("the tiny tokenizer does not round-trip the reasoning tags")
@@ -320,13 +356,17 @@ def _model_card(config: TinyModelConfig, parameters: int, tokens: int, transform
         f"- Byte-level BPE (`tokenizers`), {tokens} tokens, trained on text from the rlog_env log "
         f"simulator only: {config.corpus_episodes} training samples of each task ({task_list}), "
         "each as its think-first prompt, its answer-first system text and its reasoning "
-        "trajectory wrapped in the reasoning tags. No other text; no download.",
-        "- Chat template: ChatML (`<|im_start|>role\\ncontent<|im_end|>\\n`, generation prompt "
-        "`<|im_start|>assistant\\n`), no default system message.",
+        "trajectory wrapped in the reasoning tags; and "
+        f"{INCIDENT_CORPUS_EPISODES} easy simulator incidents per investigation task (system message, brief, "
+        "tool schemas, tool calls and outputs, reference answer). No other text; no download.",
+        "- Chat template: Qwen2.5's, exactly as TRL ships it (ChatML, `<|im_start|>role\\ncontent<|im_end|>\\n`, "
+        "generation prompt `<|im_start|>assistant\\n`; tools listed in the system message, tool calls "
+        "written as `<tool_call>` JSON and tool results as `<tool_response>` in a user turn).",
         "- Special tokens: `<|endoftext|>` (unknown), `<|im_start|>` (beginning of sequence, written by the "
         "chat template, never added automatically), `<|im_end|>` (end of sequence), `<|pad|>` (padding).",
-        "- `<think>`, `</think>`, `<answer>`, `</answer>` are single ordinary (not special) added tokens, so "
-        "they survive decoding with `skip_special_tokens=True`.",
+        "- `<think>`, `</think>`, `<answer>`, `</answer>`, `<tool_call>`, `</tool_call>`, `<tool_response>` and "
+        "`</tool_response>` are single ordinary (not special) added tokens, so they survive decoding with "
+        "`skip_special_tokens=True`.",
         "",
         "## Build arguments",
         "",
