@@ -15,14 +15,14 @@ module is both ends, and imports neither verl nor torch:
   the task's own scoring (:meth:`~rlog_env.tasks.Task.reward_for`), so its ``score`` is the
   environment's reward for the same answer, to the bit, for every task, format and scheme.
 
-Point VeRL at this file::
+Point VeRL at this module::
 
     python -m verl.trainer.main_ppo ... \\
-        reward.custom_reward_function.path=$(python -c 'import rlog_env.integrations.verl as m; print(m.__file__)') \\
+        reward.custom_reward_function.path=pkg://rlog_env.integrations.verl \\
         reward.custom_reward_function.name=compute_score
 
-VeRL loads the file by path as a module of its own, so only absolute imports are used here.
-``examples/verl/`` holds the R-Log GRPO recipe.
+(the file's path works as well: VeRL then loads it as a module of its own, which is why only
+absolute imports are used here). ``examples/verl/`` holds the R-Log GRPO recipe.
 """
 
 from __future__ import annotations
