@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from rlog_env.datasets.reasoning import Trajectory
-from rlog_env.tasks import RLOG, TASKS, THINK_FIRST, Sample, Task, get_task
+from rlog_env.tasks import RLOG, SCHEMES, TASKS, THINK_FIRST, Sample, Task, get_task
 
 ABILITY = "log-analysis"
 STYLE = "rule"  # reward_model.style: a rule-based reward, VeRL's name for a reward function
@@ -137,13 +137,13 @@ def write_parquet(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) ->
 
 # -- the reward -------------------------------------------------------------------------------
 _TASKS: dict[tuple, Task] = {}
+_METRICS = json.JSONEncoder(ensure_ascii=False).encode  # made once: json.dumps(..., **options) makes one a call
 
 
 def _task(name: str, reasoning: str, reward: str) -> Task:
     """The task ``name`` under a format and a scheme, one instance each (as an environment holds
-    one); keyed by the registered class, so a task registered again is a new instance."""
-    cls = TASKS.get(name)
-    key = (cls, reasoning, reward)
+    one); keyed by the registered task class and scheme, so one registered again is new here too."""
+    key = (TASKS.get(name), reasoning, SCHEMES.get(reward) if isinstance(reward, str) else reward)
     task = _TASKS.get(key)
     if task is None:
         task = _TASKS[key] = get_task(name, reasoning, reward)
@@ -165,6 +165,24 @@ def _facts(text: str) -> tuple[tuple[str, ...], ...] | None:
     return tuple(tuple(f) for f in facts)
 
 
+def _missing_keys(extra_info: Any) -> ValueError:
+    missing = [k for k in SCORED_KEYS if not isinstance(extra_info, Mapping) or k not in extra_info]
+    return ValueError(f"compute_score expects extra_info with {', '.join(SCORED_KEYS)}, missing {missing}; "
+                      "write the prompt set with `rlog data export DIR --kind verl` "
+                      "(rlog_env.integrations.verl.write_parquet)")
+
+
+def _check_source(data_source: Any, name: Any) -> None:
+    cls = TASKS.get(name) if isinstance(name, str) else None
+    if cls is not None and cls.env_id == data_source:
+        return
+    known = data_sources()
+    if data_source not in known:
+        raise ValueError(f"data_source expects one of {', '.join(known)}, got {data_source!r}")
+    raise ValueError(f"data_source {data_source!r} expects extra_info['task'] to be its task, got {name!r}; "
+                     "a row's data_source is its task's environment id (rlog_env.integrations.verl.row)")
+
+
 def compute_score(data_source: str, solution_str: str, ground_truth: str,
                   extra_info: Mapping[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
     """VeRL's reward function: the environment's reward for ``solution_str`` on the row's sample.
@@ -172,14 +190,17 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     Arguments are VeRL's: ``data_source`` (the task's environment id), ``solution_str`` (the
     decoded response), ``ground_truth`` (``reward_model.ground_truth``: the reference answer) and
     ``extra_info`` (the row's, as :func:`row` writes it; VeRL adds keys of its own, which are
-    ignored, as are other keyword arguments).
+    ignored, as are other keyword arguments). The sample is rebuilt from the row (reference,
+    logs, key facts) and scored as the environment's ``step`` scores it: the task's own
+    :meth:`~rlog_env.tasks.Task.score` under the row's format and scheme.
 
     Returns ``{"score", "format", "answer", "well_formed", "answer_empty", "metrics"}``: the
-    total reward, its two parts, the format verdict, and the task's cheap metrics as one JSON
+    total reward, its two parts, the format verdicts, and the task's cheap metrics as one JSON
     object (the environment's ``info["metrics"]`` less the two verdicts). The keys are the same
     for every task and outcome: VeRL takes a batch's extra reward keys from its first row and
     reads them on every row, and a batch mixes tasks. ``ValueError`` for a row this module did
-    not write (an unknown data source, missing ``extra_info`` keys).
+    not write (an unknown data source, missing ``extra_info`` keys), ``TypeError`` for
+    arguments that are not text.
     """
     if not isinstance(solution_str, str):
         raise TypeError(f"compute_score expects solution_str to be the decoded response (str), "
@@ -187,30 +208,18 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     if not isinstance(ground_truth, str):
         raise TypeError(f"compute_score expects ground_truth to be the reference answer (str), "
                         f"got {type(ground_truth).__name__}; export rows with rlog_env.integrations.verl.rows")
-    if not isinstance(extra_info, Mapping) or any(k not in extra_info for k in SCORED_KEYS):
-        missing = list(SCORED_KEYS) if not isinstance(extra_info, Mapping) else \
-            [k for k in SCORED_KEYS if k not in extra_info]
-        raise ValueError(f"compute_score expects extra_info with {', '.join(SCORED_KEYS)}, missing {missing}; "
-                         "write the prompt set with `rlog data export DIR --kind verl` "
-                         "(rlog_env.integrations.verl.write_parquet)")
-    name = extra_info["task"]
-    cls = TASKS.get(name)
-    if cls is None or cls.env_id != data_source:
-        known = data_sources()
-        if data_source not in known:
-            raise ValueError(f"data_source expects one of {', '.join(known)}, got {data_source!r}")
-        raise ValueError(f"data_source {data_source!r} expects extra_info['task'] to be its task, got {name!r}; "
-                         "a row's data_source is its task's environment id (rlog_env.integrations.verl.row)")
-    task = _task(name, extra_info["reasoning"], extra_info["reward"])
-    facts = _facts(extra_info["facts"])
-    sample = Sample(name, str(extra_info.get("domain", "")), extra_info["logs"] or "", ground_truth,
-                    facts={} if facts is None else {"key_facts": facts})
-    reward = task.reward_for(solution_str, sample)
-    details = dict(reward.details)
-    well_formed, answer_empty = details.pop("well_formed"), details.pop("answer_empty")
+    try:
+        name, logs, facts = extra_info["task"], extra_info["logs"], extra_info["facts"]
+        task = _task(name, extra_info["reasoning"], extra_info["reward"])
+    except (KeyError, TypeError):
+        raise _missing_keys(extra_info) from None
+    if task.env_id != data_source or task.name != name:
+        _check_source(data_source, name)
+    reward = task.score(solution_str, ground_truth, logs or "", _facts(facts))
+    metrics = dict(reward.details)
+    well_formed, answer_empty = metrics.pop("well_formed"), metrics.pop("answer_empty")
     return {"score": reward.total, "format": reward.format, "answer": reward.answer,
-            "well_formed": well_formed, "answer_empty": answer_empty,
-            "metrics": json.dumps(details, sort_keys=True, ensure_ascii=False)}
+            "well_formed": well_formed, "answer_empty": answer_empty, "metrics": _METRICS(metrics)}
 
 
 __all__ = ["ABILITY", "SCORED_KEYS", "compute_score", "data_source", "data_sources", "parquet_schema", "row",

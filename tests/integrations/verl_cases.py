@@ -63,4 +63,4 @@ def env_reward(env: gym.Env, index: int, completion: str) -> dict:
     metrics = dict(info["metrics"])
     return {"score": total, "format": info["reward"]["format"], "answer": info["reward"]["answer"],
             "well_formed": metrics.pop("well_formed"), "answer_empty": metrics.pop("answer_empty"),
-            "metrics": json.dumps(metrics, sort_keys=True, ensure_ascii=False)}
+            "metrics": json.dumps(metrics, ensure_ascii=False)}
