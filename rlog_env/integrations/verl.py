@@ -66,6 +66,7 @@ def row(item: Trajectory | Sample, index: int, reasoning: str = THINK_FIRST, rew
 
     ``reasoning`` is the output format the prompt asks for and the reward checks; ``reward`` the
     scheme the reward uses. ``index`` is the row's position (VeRL's ``extra_info.index``).
+    ``ValueError`` when the scheme cannot score the sample (``grounded`` needs key facts).
     """
     if isinstance(item, Trajectory):
         sample, sample_id = item.sample(), item.id
@@ -75,6 +76,9 @@ def row(item: Trajectory | Sample, index: int, reasoning: str = THINK_FIRST, rew
         raise TypeError(f"row expects a Sample or a Trajectory, got {type(item).__name__}")
     task = _task(sample.task, reasoning, reward)
     key_facts = sample.facts.get("key_facts")
+    # A scheme that cannot score this sample refuses it now, not at the first rollout: grounded
+    # a free-text sample without key facts (a source other than the simulator).
+    task.scheme.judge_for(task, sample.reference, sample.logs, key_facts)
     return {
         "data_source": task.env_id,
         "prompt": task.messages(sample),

@@ -151,6 +151,12 @@ def test_parquet_round_trip_keeps_every_value(tmp_path):
         assert score_row(back, completion) == env_reward(env, 0, completion)
 
 
+def test_rows_refuse_a_scheme_that_cannot_score_the_sample(data_dir):
+    env = env_for("root_cause_analysis", "think-first", "rlog", source="loglm", data_dir=data_dir)
+    with pytest.raises(ValueError, match="reward='grounded'.*use source='sim'"):
+        rows(samples_of(env, 1), reward="grounded")
+
+
 def test_write_parquet_needs_rows_and_pyarrow(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="at least one row"):
         write_parquet([], tmp_path / "x.parquet")
