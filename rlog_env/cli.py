@@ -24,7 +24,8 @@
   commit, verify every file's sha256, and print its licence and citation;
   ``rlog data verify NAME --dir DIR`` checks a data directory against the manifest;
   ``rlog data reasoning --out DIR``: write reasoning trajectories (the R-Log cold start);
-  ``rlog data export DIR --kind KIND --out FILE``: export them in one of TRL's formats.
+  ``rlog data export DIR --kind KIND --out FILE``: export them in one of TRL's formats, or
+  (``--kind verl``) as VeRL's parquet prompt set.
 - ``rlog train sft`` / ``rlog train grpo``: fine-tune a model with TRL.
 - ``rlog repro``: the R-Log ablation in miniature (SFT, cold start, GRPO, R-Log-fast).
 
@@ -55,7 +56,7 @@ from rlog_env.datasets import DATA_DIR_ENV, KNOWN_OVERLAPS, SOURCES, DataError, 
 from rlog_env.datasets.incidents import INCIDENT_SOURCES, open_incidents
 from rlog_env.envs import ENVIRONMENTS, INVESTIGATION_ENVIRONMENTS, reset_info
 from rlog_env.envs.investigation_env import DEFAULT_MAX_STEPS
-from rlog_env.tasks import FORMATS, SCHEMES
+from rlog_env.tasks import FORMATS, RLOG, SCHEMES
 
 ENDLESS_CHECK = 500  # episodes `rlog check` scores from an endless source
 EXIT_EPISODES_FAILED = 3  # `rlog eval`: some episode's agent failed (and --allow-errors was not given)
@@ -519,10 +520,24 @@ def repro_command(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-def data_export(directory: str, kind: str, reasoning: str, out_path: str, out=None) -> int:
-    """``rlog data export``: a reasoning data set as JSON lines in one of TRL's formats."""
+def data_export(directory: str, kind: str, reasoning: str, out_path: str, out=None, reward: str | None = None) -> int:
+    """``rlog data export``: a reasoning data set as JSON lines in one of TRL's formats, or
+    (``kind="verl"``) as VeRL's parquet prompt set scored under the scheme ``reward``."""
     from rlog_env.training.export import read_trajectories, records, write_jsonl
 
+    if kind == "verl":
+        from rlog_env.integrations.verl import rows as verl_rows
+        from rlog_env.integrations.verl import write_parquet
+
+        rows = verl_rows(read_trajectories(directory), reasoning, reward or RLOG)
+        path = write_parquet(rows, out_path)
+        print(f"{len(rows)} verl rows in {path}; train on them with "
+              f"`python -m verl.trainer.main_ppo data.train_files={path} ...` (examples/verl/)",
+              file=out or sys.stdout)
+        return 0
+    if reward is not None:
+        raise ValueError(f"--reward applies to --kind verl only, got --kind {kind}; TRL's reward functions "
+                         "take the scheme when made (rlog train grpo --reward)")
     rows = records(read_trajectories(directory), kind, reasoning)
     path = write_jsonl(rows, out_path)
     print(f"{len(rows)} {kind} records in {path}; load them with "
@@ -647,12 +662,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "trajectories where they earn --threshold")
     p.add_argument("--threshold", type=float, default=0.0, help="minimum total reward of a teacher completion")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
-    p = data_commands.add_parser("export", help="export a reasoning data set in TRL's formats (JSON lines)")
+    p = data_commands.add_parser("export", help="export a reasoning data set in TRL's formats (JSON lines) "
+                                                "or VeRL's (parquet)")
     p.add_argument("dir", metavar="DIR", help="a directory written by `rlog data reasoning`")
-    p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo"), required=True,
-                   help="sft-answer: X→Y baseline; sft-reasoning: X→(R,Y) cold start; grpo: prompt set")
+    p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo", "verl"), required=True,
+                   help="sft-answer: X→Y baseline; sft-reasoning: X→(R,Y) cold start; grpo: prompt set; "
+                        "verl: VeRL's parquet prompt set (rlog_env.integrations.verl)")
     p.add_argument("--reasoning", choices=FORMATS, default="think-first", help="output format")
-    p.add_argument("--out", required=True, help="the .jsonl file to write")
+    p.add_argument("--reward", choices=SCHEMES, default=None,
+                   help="reward scheme of the verl rows (default: rlog); other kinds take none")
+    p.add_argument("--out", required=True, help="the file to write: .jsonl, or .parquet for verl")
 
     train = commands.add_parser("train", help="fine-tune a model with TRL (SFT or GRPO)")
     train_commands = train.add_subparsers(dest="train_command", required=True, metavar="KIND")
@@ -727,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return data_download(args.name, args.to, args.base_url, args.timeout, args.retries,
                                      args.files, args.json)
             if args.data_command == "export":
-                return data_export(args.dir, args.kind, args.reasoning, args.out)
+                return data_export(args.dir, args.kind, args.reasoning, args.out, reward=args.reward)
             if args.data_command == "reasoning":
                 return data_reasoning(args.source, args.tasks, args.split, args.episodes, args.seed,
                                       args.out, args.data_dir, args.teacher, args.threshold, args.json)

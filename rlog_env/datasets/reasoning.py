@@ -79,6 +79,12 @@ class Trajectory:
         (R-Log-fast) or ``none`` (the answer alone)."""
         return write_completion(self.answer, self.reasoning, reasoning_format)
 
+    def sample(self) -> Sample:
+        """The sample this trajectory is about: what the environment shows and scores against
+        (its prompt and its reward are the sample's, whoever wrote the trajectory)."""
+        return Sample(self.task, self.domain, self.logs, self.reference, instruction=self.instruction,
+                      facts=dict(self.facts))
+
     def as_record(self) -> dict[str, Any]:
         """A JSON-safe dict, with both tagged completions and the word counts."""
         record = asdict(self)

@@ -41,7 +41,7 @@ def _check_kind(kind: str) -> str:
 def _sample(t: Trajectory | Sample) -> Sample:
     if isinstance(t, Sample):
         return t
-    return Sample(t.task, t.domain, t.logs, t.reference, instruction=t.instruction, facts=dict(t.facts))
+    return t.sample()
 
 
 def prompt_messages(sample: Sample, reasoning: str) -> list[dict[str, str]]:
