@@ -488,7 +488,7 @@ def train_command(kind: str, args: argparse.Namespace, out=None) -> int:
 
     flags = {name: getattr(args, name) for name in ("model", "output_dir", "data", "source", "episodes",
                                                      "difficulty", "data_dir", "reasoning", "seed", "device")}
-    flags.update(tasks=args.tasks, lora={"r": args.lora_r} if args.lora_r else None)
+    flags.update(tasks=args.tasks, envs=args.envs, lora={"r": args.lora_r} if args.lora_r else None)
     if kind == "sft":
         flags["target"] = args.target
     else:
@@ -520,10 +520,60 @@ def repro_command(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-def data_export(directory: str, kind: str, reasoning: str, out_path: str, out=None, reward: str | None = None) -> int:
+def data_transcripts(args: argparse.Namespace, out=None) -> int:
+    """``rlog data transcripts``: the investigations' cold-start transcripts, and what they hold."""
+    from rlog_env.agents.registry import make_agent
+    from rlog_env.training.transcripts import cold_start_transcripts, write_transcripts
+
+    kwargs: dict[str, Any] = {"source": args.source, "reasoning": args.reasoning, "reward": args.reward}
+    if args.difficulty:
+        kwargs["difficulty"] = args.difficulty
+    if args.data_dir:
+        kwargs["data_dir"] = args.data_dir
+    teacher = make_agent(args.teacher, reasoning=args.reasoning) if args.teacher else None
+    transcripts = cold_start_transcripts(args.envs, args.episodes, teacher=teacher, threshold=args.threshold,
+                                         **kwargs)
+    path = write_transcripts(transcripts, args.out)
+    out = out or sys.stdout
+    for env_id in args.envs:
+        mine = [t for t in transcripts if t["env_id"] == env_id]
+        by_agent = ", ".join(f"{a} {sum(t['agent'] == a for t in mine)}" for a in sorted({t["agent"] for t in mine}))
+        mean = sum(t["return"] for t in mine) / len(mine) if mine else float("nan")
+        print(f"{env_id}: {len(mine)} of {args.episodes} transcripts kept (ended with an answer), mean return "
+              f"{mean:.3f}; {by_agent}", file=out)
+    print(f"written to {path}; train the cold start with `rlog train sft --envs {' '.join(args.envs)} "
+          f"--data {args.out}`", file=out)
+    return 0
+
+
+def data_export(directory: str | None, kind: str, reasoning: str, out_path: str, out=None, reward: str | None = None,
+                envs: Sequence[str] | None = None, episodes: int = 64, difficulty: str | None = None) -> int:
     """``rlog data export``: a reasoning data set as JSON lines in one of TRL's formats, or
-    (``kind="verl"``) as VeRL's parquet prompt set scored under the scheme ``reward``."""
+    (``kind="verl"``) as VeRL's parquet prompt set scored under the scheme ``reward``; transcripts
+    as conversational SFT data (``sft-investigation``); GRPO rows of investigation environments
+    (``grpo`` with ``envs``)."""
     from rlog_env.training.export import read_trajectories, records, write_jsonl
+
+    if envs:
+        if kind != "grpo":
+            raise ValueError(f"--envs applies to --kind grpo (rows for TRL's environment_factory), got --kind {kind}")
+        from rlog_env.integrations.trl import investigation_rows
+        options = {"reasoning": reasoning, "reward": reward or RLOG, **({"difficulty": difficulty} if difficulty else {})}
+        rows = [row for env_id in envs for row in investigation_rows(env_id, episodes, **options)]
+        path = write_jsonl(rows, out_path)
+        print(f"{len(rows)} grpo rows of {', '.join(envs)} in {path}; train on them with "
+              "GRPOTrainer(environment_factory=rlog_env.integrations.trl.environment_factory(...)) or "
+              f"`rlog train grpo --envs {' '.join(envs)}`", file=out or sys.stdout)
+        return 0
+    if directory is None:
+        raise ValueError(f"--kind {kind} expects DIR, the data set directory to export")
+    if kind == "sft-investigation":
+        from rlog_env.training.transcripts import read_transcripts, sft_rows
+        rows = sft_rows(read_transcripts(directory))
+        path = write_jsonl(rows, out_path)
+        print(f"{len(rows)} sft-investigation records in {path} (messages + tools); train with "
+              "assistant_only_loss, as `rlog train sft --envs …` does", file=out or sys.stdout)
+        return 0
 
     if kind == "verl":
         from rlog_env.integrations.verl import rows as verl_rows
@@ -664,14 +714,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     p = data_commands.add_parser("export", help="export a reasoning data set in TRL's formats (JSON lines) "
                                                 "or VeRL's (parquet)")
-    p.add_argument("dir", metavar="DIR", help="a directory written by `rlog data reasoning`")
-    p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo", "verl"), required=True,
+    p.add_argument("dir", metavar="DIR", nargs="?", default=None,
+                   help="a directory written by `rlog data reasoning` (or `rlog data transcripts` for "
+                        "sft-investigation); not used by grpo with --envs")
+    p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo", "verl", "sft-investigation"),
+                   required=True,
                    help="sft-answer: X→Y baseline; sft-reasoning: X→(R,Y) cold start; grpo: prompt set; "
-                        "verl: VeRL's parquet prompt set (rlog_env.integrations.verl)")
+                        "verl: VeRL's parquet prompt set (rlog_env.integrations.verl); sft-investigation: "
+                        "transcripts as conversational SFT data with tools")
+    p.add_argument("--envs", nargs="+", default=None, metavar="ENV",
+                   help="grpo: rows of these investigation environments (TRL's environment_factory) instead of DIR")
+    p.add_argument("--episodes", type=int, default=64, help="grpo --envs: incidents per environment")
+    p.add_argument("--difficulty", default=None, help="grpo --envs: simulator difficulty")
     p.add_argument("--reasoning", choices=FORMATS, default="think-first", help="output format")
     p.add_argument("--reward", choices=SCHEMES, default=None,
                    help="reward scheme of the verl rows (default: rlog); other kinds take none")
     p.add_argument("--out", required=True, help="the file to write: .jsonl, or .parquet for verl")
+    p = data_commands.add_parser("transcripts", help="play the scripted investigator (or a teacher) on training "
+                                                     "incidents: the investigations' cold-start data")
+    p.add_argument("--envs", nargs="+", required=True, metavar="ENV", help="investigation environments")
+    p.add_argument("--episodes", type=int, default=50, help="training incidents per environment")
+    p.add_argument("--source", default="sim", help="incident source (default: sim)")
+    p.add_argument("--difficulty", default=None, help="simulator difficulty (default: the environment's)")
+    scheme(p)
+    p.add_argument("--teacher", default=None, help="agent spec whose transcript replaces the scripted one "
+                                                   "where its return reaches --threshold")
+    p.add_argument("--threshold", type=float, default=0.0, help="minimum return of a teacher transcript")
+    p.add_argument("--out", required=True, help="output directory (transcripts.jsonl is written into it)")
+    data_dir(p)
 
     train = commands.add_parser("train", help="fine-tune a model with TRL (SFT or GRPO)")
     train_commands = train.add_subparsers(dest="train_command", required=True, metavar="KIND")
@@ -684,7 +754,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", default=None, help="a reasoning data set (`rlog data reasoning`) for SFT")
         p.add_argument("--source", default=None, help="sample source (default: sim)")
         p.add_argument("--tasks", nargs="+", default=None, help="task names (default: every task the source serves)")
-        p.add_argument("--episodes", type=int, default=None, help="training samples per task")
+        p.add_argument("--envs", nargs="+", default=None, metavar="ENV",
+                       help="investigation environments to train on instead of tasks (SFT: the cold start on "
+                            "transcripts, --data from `rlog data transcripts`; GRPO: TRL's multi-turn rollouts)")
+        p.add_argument("--episodes", type=int, default=None, help="training samples per task (incidents per env)")
         p.add_argument("--difficulty", default=None, help="simulator difficulty")
         p.add_argument("--reasoning", choices=FORMATS, default=None, help="output format taught or rewarded")
         p.add_argument("--seed", type=int, default=None)
@@ -746,7 +819,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return data_download(args.name, args.to, args.base_url, args.timeout, args.retries,
                                      args.files, args.json)
             if args.data_command == "export":
-                return data_export(args.dir, args.kind, args.reasoning, args.out, reward=args.reward)
+                return data_export(args.dir, args.kind, args.reasoning, args.out, reward=args.reward,
+                                   envs=args.envs, episodes=args.episodes, difficulty=args.difficulty)
+            if args.data_command == "transcripts":
+                return data_transcripts(args)
             if args.data_command == "reasoning":
                 return data_reasoning(args.source, args.tasks, args.split, args.episodes, args.seed,
                                       args.out, args.data_dir, args.teacher, args.threshold, args.json)

@@ -25,8 +25,10 @@ How a rollout maps onto an episode:
 - each assistant message is one turn; its text is the message's content followed by its tool
   calls written as the chat template writes them (``<tool_call>\\n{"name": …, "arguments": …}\\n
   </tool_call>``), which the environment parses back into the same calls;
-- a turn without a tool call is the final answer, scored by the task (a malformed one — a
-  broken tool call TRL could not parse included — scores as a malformed answer);
+- a turn without a tool call is the final answer, scored by the task (a malformed one scores
+  as a malformed answer);
+- a turn with a ``<tool_call>`` TRL could not parse ends TRL's rollout, but the environment
+  reads it as a tool turn (its calls answered with errors): the rollout ended there, cut short;
 - a rollout that stops on a turn with tool calls that were never answered was cut short: by the
   tool-turn cap (that turn is the environment's ``max_steps``-th, and the environment truncates
   it as it would) or by ``max_completion_length``; either way it scores the environment's
@@ -47,8 +49,10 @@ Importing this module imports Gymnasium and rlog_env, never TRL.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import os
 from typing import Any, ClassVar, Iterable, Mapping, Sequence
 
 import gymnasium as gym
@@ -56,7 +60,8 @@ import gymnasium as gym
 from rlog_env.datasets.sim.tools import TOOL_SCHEMAS, run_tool
 from rlog_env.envs.investigation_env import DEFAULT_MAX_STEPS, INVESTIGATION_ENVIRONMENTS
 
-CUT_SHORT = "max_completion_length"  # truncated_by of a rollout that ran out of completion budget
+SHARED_INCIDENTS = 64  # incidents kept per environment class (a few batches' prompts)
+CUT_SHORT = "rollout_ended"  # truncated_by of a rollout that ended before the episode did
 
 
 def _check_env_id(env_id: str) -> None:
@@ -114,6 +119,26 @@ def transcript_turns(completion: Sequence[Mapping[str, Any]]) -> tuple[list[str]
 
 
 # -- the environment class TRL instantiates ------------------------------------------------------
+class _SharedIncidents:
+    """An incident set that keeps its last :data:`SHARED_INCIDENTS` incidents: TRL plays each
+    prompt ``num_generations`` times, each in its own environment instance, and building an
+    incident costs tens of milliseconds. Incidents are never changed once built."""
+
+    def __init__(self, incidents: Any):
+        self._incidents = incidents
+        self._get = functools.lru_cache(maxsize=SHARED_INCIDENTS)(incidents.__getitem__)
+
+    def __getitem__(self, index: int):
+        return self._get(index)
+
+    def __len__(self) -> int:
+        return len(self._incidents)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._incidents, name)
+
+
+
 class InvestigationTools:
     """Base of the classes :func:`environment_factory` makes: one investigation episode for TRL.
 
@@ -128,10 +153,17 @@ class InvestigationTools:
     env_id: ClassVar[str]
     env_kwargs: ClassVar[dict[str, Any]]
 
+    _shared: ClassVar[_SharedIncidents | None] = None
+
     def __init__(self):
         self._env = gym.make(self.env_id, **self.env_kwargs)
+        cls = type(self)
+        if cls._shared is None:  # one incident cache for every rollout of this environment class
+            cls._shared = _SharedIncidents(self._env.unwrapped.incidents)
+        self._env.unwrapped.incidents = cls._shared
         self._incident = None
         self._row: dict[str, Any] = {}
+        self._fresh = False
         self.last_info: dict[str, Any] | None = None  # the environment's info after the last scored step
 
     def reset(self, **row: Any) -> None:
@@ -149,13 +181,14 @@ class InvestigationTools:
         self._env.reset(options={"index": int(row["index"])})
         self._incident = self._env.unwrapped.incident
         self._row = dict(row)
+        self._fresh = True  # the tools never step the environment: it stands at the incident's start
         self.last_info = None
         return None
 
     def _call(self, name: str, arguments: dict[str, Any]) -> str:
         if self._incident is None:
             raise RuntimeError(f"{name} called before reset(): TRL resets each environment before its rollout")
-        return run_tool(self._incident, name, {k: v for k, v in arguments.items() if v is not None}).text
+        return run_tool(self._incident, name, arguments).text  # what the environment's step would show
 
     def _score(self, completion: Sequence[Mapping[str, Any]]) -> float:
         """The return of the rollout ``completion`` (its messages after the prompt): every turn
@@ -163,12 +196,14 @@ class InvestigationTools:
         the environment's truncation. The environment's last ``info`` is kept in
         :attr:`last_info`."""
         env = self._env
-        env.reset(options={"index": int(self._row["index"])})
+        if not self._fresh:  # scored before: back to the incident's start
+            env.reset(options={"index": int(self._row["index"])})
+        self._fresh = False
         turns, unanswered = transcript_turns(completion)
         total, done, info = 0.0, False, {}
         for number, turn in enumerate(turns, 1):
             if number == len(turns) and unanswered and number < env.unwrapped.max_steps:
-                break  # cut short by the completion budget: the environment never ran these calls
+                break  # cut short by the completion budget: TRL never ran these calls
             _, reward, terminated, truncated, info = env.step(turn)
             total += reward
             done = terminated or truncated
@@ -278,9 +313,15 @@ def investigation_rows(env_id: str, episodes: int, first_index: int = 0, **env_k
 class InvestigationReturn:
     """TRL reward function: each rollout's return in its investigation environment
     (``InvestigationTools._score``). TRL passes the rollouts' ``environments``; it is an error
-    to use this without ``environment_factory``. Picklable."""
+    to use this without ``environment_factory``. With ``log_path``, every scored rollout is
+    appended there as a JSON line (``env_id``, ``index``, ``incident_id``, ``completion`` — the
+    messages TRL produced —, ``return``, ``truncated_by``, ``tool_calls``), so what the model did
+    during training can be read and replayed. Picklable."""
 
     __name__ = "investigation_return"
+
+    def __init__(self, log_path: str | os.PathLike | None = None):
+        self.log_path = None if log_path is None else str(log_path)
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
                  environments: Sequence[InvestigationTools] | None = None, **columns: Any) -> list[float]:
@@ -289,11 +330,23 @@ class InvestigationReturn:
                              "environment_factory=rlog_env.integrations.trl.environment_factory(...) to GRPOTrainer")
         if len(environments) != len(completions):
             raise ValueError(f"expects one environment per completion, got {len(environments)} for {len(completions)}")
-        out = []
+        out, lines = [], []
         for environment, completion in zip(environments, completions):
             if isinstance(completion, str):  # a plain-text rollout is one final turn
                 completion = [{"role": "assistant", "content": completion}]
-            out.append(environment._score(completion))
+            value = environment._score(completion)
+            out.append(value)
+            if self.log_path is not None:
+                info = environment.last_info or {}
+                lines.append(json.dumps({
+                    "env_id": environment.env_id, "index": environment._row.get("index"),
+                    "incident_id": environment._row.get("incident_id"), "completion": list(completion),
+                    "return": value, "truncated_by": info.get("truncated_by"),
+                    "tool_calls": sum(len(m.get("tool_calls") or ()) for m in completion if isinstance(m, Mapping)),
+                }, ensure_ascii=False, default=str))
+        if lines:
+            with open(self.log_path, "a", encoding="utf-8") as handle:
+                handle.write("\n".join(lines) + "\n")
         return out
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rlog_env.datasets import SOURCES
-from rlog_env.tasks import FORMATS, SCHEMES, TASKS, THINK_FIRST
+from rlog_env.envs.investigation_env import DEFAULT_MAX_STEPS
+from rlog_env.tasks import FORMATS, INVESTIGATIONS, SCHEMES, TASKS, THINK_FIRST
 
 KINDS = ("sft", "grpo")
 DEVICES = ("auto", "cpu", "cuda")
@@ -81,6 +82,11 @@ class TrainConfig:
             (``episodes`` per task; a finite split gives at most its size). ``tasks`` defaults
             to every registered task ``source`` serves; ``difficulty`` applies where the
             source takes that option.
+        envs: investigation environment ids (``RLog/RootCauseInvestigation-v0``, …): train on
+            investigations instead of ``tasks`` — SFT on transcripts (the cold start: ``data`` a
+            directory written by ``rlog data transcripts``, or the scripted investigator's,
+            played here), GRPO through TRL's ``environment_factory``
+            (:mod:`rlog_env.integrations.trl`); ``episodes`` incidents per environment.
         reasoning: the output format taught (SFT X→(R,Y)) and rewarded (GRPO).
         target: SFT only — ``"reasoning"`` (cold start X→(R,Y)) or ``"answer"`` (baseline X→Y).
         reward: GRPO only — the reward scheme (``rlog``, ``unit``, ``grounded``, ``hardened``).
@@ -98,6 +104,7 @@ class TrainConfig:
     data: str | None = None
     source: str = "sim"
     tasks: tuple[str, ...] | None = None  # None: the tasks `source` serves
+    envs: tuple[str, ...] = ()  # investigation environments (then `tasks` is not used)
     episodes: int = 200
     domains: tuple[str, ...] | None = None
     difficulty: str | None = None
@@ -113,7 +120,7 @@ class TrainConfig:
     resume: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("tasks", "domains"):
+        for name in ("tasks", "domains", "envs"):
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, (value,))
@@ -146,6 +153,14 @@ class TrainConfig:
         for ok, name, expected in checks:
             if not ok:
                 raise ValueError(f"TrainConfig.{name} expects {expected}, got {getattr(self, name)!r}")
+        investigations = {cls.env_id for cls in INVESTIGATIONS.values()}
+        wrong = [e for e in self.envs if e not in investigations]
+        if wrong:
+            raise ValueError(f"TrainConfig.envs expects investigation environments ({', '.join(sorted(investigations))}), "
+                             f"got {', '.join(map(repr, wrong))}; one-step tasks are chosen with tasks")
+        if self.envs and self.target == "answer":
+            raise ValueError("envs trains investigations from transcripts (the cold start); target='answer' "
+                             "(X→Y) applies to the one-step tasks")
         if self.target == "answer" and self.reasoning != THINK_FIRST:
             raise ValueError("target='answer' (X→Y) trains plain answers; leave reasoning at its default")
 
@@ -232,6 +247,15 @@ BASE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# What changes for investigations (config.envs): SFT learns the model's own turns of whole
+# transcripts; GRPO's completion spans the conversation (turns and tool outputs), and TRL's cap on
+# tool turns matches the environment's turn budget (max_steps turns, the answer one of them).
+INVESTIGATION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sft": {"assistant_only_loss": True, "max_length": 8192},
+    "grpo": {"max_completion_length": 2048, "max_tool_calling_iterations": DEFAULT_MAX_STEPS - 1},
+}
+
+
 def trl_config_class(kind: str):
     """TRL's config class for ``kind`` (``sft`` or ``grpo``)."""
     if kind not in KINDS:
@@ -253,7 +277,14 @@ def trl_options(config: TrainConfig, kind: str, device: str) -> dict[str, Any]:
         hint = "; ".join(f"{u!r}: did you mean {h[0]!r}?" for u, h in hints.items() if h)
         raise ValueError(f"trl options expects fields of trl.{cls.__name__}, got unknown {unknown}"
                          + (f" ({hint})" if hint else ""))
-    return {**BASE_DEFAULTS[kind], **device_defaults(kind, device, config.vllm),
+    investigation = INVESTIGATION_DEFAULTS[kind] if config.envs else {}
+    cap = investigation.get("max_tool_calling_iterations")
+    if cap is not None and config.trl.get("max_tool_calling_iterations", cap) != cap:
+        raise ValueError(f"trl option max_tool_calling_iterations expects {cap} for investigations (the environments "
+                         f"allow {DEFAULT_MAX_STEPS} turns, the answer included), got "
+                         f"{config.trl['max_tool_calling_iterations']!r}; a different cap would score rollouts "
+                         "the environment would not")
+    return {**BASE_DEFAULTS[kind], **investigation, **device_defaults(kind, device, config.vllm),
             "output_dir": config.output_dir, "seed": config.seed, **config.trl}
 
 
@@ -263,5 +294,5 @@ def trl_config(config: TrainConfig, kind: str, device: str | None = None):
     return trl_config_class(kind)(**trl_options(config, kind, device))
 
 
-__all__ = ["BASE_DEFAULTS", "LoraSettings", "TrainConfig", "device_defaults", "read_config_file",
+__all__ = ["BASE_DEFAULTS", "INVESTIGATION_DEFAULTS", "LoraSettings", "TrainConfig", "device_defaults", "read_config_file",
            "resolve_device", "trl_config", "trl_options"]

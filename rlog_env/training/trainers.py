@@ -42,6 +42,7 @@ from rlog_env.training.config import TrainConfig, resolve_device, trl_config
 FINAL = "final"
 BASE = "base"
 CHECKPOINT_RECORD = "rlog_checkpoint.json"  # written into a checkpoint once it is saved whole
+ROLLOUTS = "rollouts.jsonl"  # multi-turn GRPO: every scored rollout, in output_dir
 # GRPO prompts from an endless source start here, apart from the samples SFT was built from.
 GRPO_FIRST_INDEX = 1_000_000
 
@@ -194,19 +195,55 @@ def _run(trainer, config: TrainConfig) -> float:
     return time.perf_counter() - began
 
 
+def investigation_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The ``gymnasium.make`` arguments of ``config``'s investigation environments (JSON values:
+    GRPO's rows carry them)."""
+    from rlog_env.datasets.incidents import INCIDENT_SOURCES
+    kwargs: dict[str, Any] = {"source": config.source, "reasoning": config.reasoning, "reward": config.reward}
+    spec = INCIDENT_SOURCES.get(config.source)
+    if spec is None:
+        raise ValueError(f"TrainConfig.source expects an incident source for envs ({', '.join(INCIDENT_SOURCES)}), "
+                         f"got {config.source!r}")
+    if config.difficulty and "difficulty" in {o.name for o in spec.options}:
+        kwargs["difficulty"] = config.difficulty
+    if config.domains:
+        kwargs["domains"] = list(config.domains)
+    if config.data_dir:
+        kwargs["data_dir"] = str(config.data_dir)
+    return kwargs
+
+
+def _transcript_dataset(config: TrainConfig):
+    """The cold start's conversational SFT data: transcripts from ``config.data`` (``rlog data
+    transcripts``) or the scripted investigator's, played on ``config.episodes`` training incidents
+    of each environment."""
+    from rlog_env.training.transcripts import cold_start_transcripts, read_transcripts, sft_dataset
+    if config.data:
+        transcripts = [t for t in read_transcripts(config.data) if t.get("env_id") in config.envs]
+        if not transcripts:
+            raise ValueError(f"{config.data} holds no transcript of {', '.join(config.envs)}")
+    else:
+        transcripts = cold_start_transcripts(config.envs, config.episodes, **investigation_kwargs(config))
+    return sft_dataset(transcripts)
+
+
 def train_sft(config: TrainConfig) -> Path:
     """Supervised fine-tuning: X→(R,Y) (``target="reasoning"``, the cold start) or X→Y
-    (``target="answer"``, the baseline). Returns the final checkpoint directory."""
+    (``target="answer"``, the baseline); with ``config.envs``, the investigations' cold start on
+    transcripts (loss on the model's own turns only). Returns the final checkpoint directory."""
     import trl
 
     from rlog_env.training.export import read_trajectories, sft_dataset
     device = resolve_device(config.device)
-    if config.data:
+    if config.envs:
+        dataset = _transcript_dataset(config).shuffle(seed=config.seed)
+    elif config.data:
         trajectories = [t for t in read_trajectories(config.data) if t.task in config.tasks]
+        dataset = sft_dataset(trajectories, config.target, config.reasoning).shuffle(seed=config.seed)
     else:
         from rlog_env.datasets.reasoning import build_trajectories
         trajectories = build_trajectories(training_samples(config), seed=config.seed)
-    dataset = sft_dataset(trajectories, config.target, config.reasoning).shuffle(seed=config.seed)
+        dataset = sft_dataset(trajectories, config.target, config.reasoning).shuffle(seed=config.seed)
     model, tokenizer = load_model(resolve_model(config), device)
     trainer = trl.SFTTrainer(model=model, args=trl_config(config, "sft", device), train_dataset=dataset,
                              processing_class=tokenizer, callbacks=[_checkpoint_callback()],
@@ -247,21 +284,50 @@ def _reward_clock_callback(clock: dict[str, float]):
     return RewardClock()
 
 
+def _investigation_grpo(config: TrainConfig):
+    """GRPO's prompt set, environment factory and reward for ``config.envs``: rows of training
+    incidents (from :data:`GRPO_FIRST_INDEX` on an endless split, apart from the cold start's),
+    the environments TRL plays them in, and their return (each rollout logged to
+    ``output_dir/rollouts.jsonl``)."""
+    import gymnasium as gym
+
+    from rlog_env.integrations.trl import (InvestigationReturn, environment_factories, environment_factory,
+                                           investigation_rows)
+    from rlog_env.training.export import to_dataset
+    kwargs = investigation_kwargs(config)
+    rows = []
+    for env_id in config.envs:
+        finite = len(gym.make(env_id, **kwargs).unwrapped.incidents) < sys.maxsize
+        rows += investigation_rows(env_id, config.episodes, 0 if finite else GRPO_FIRST_INDEX, **kwargs)
+    factory = (environment_factory(config.envs[0], **kwargs) if len(config.envs) == 1
+               else environment_factories(config.envs, **kwargs))
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    return to_dataset(rows), factory, InvestigationReturn(Path(config.output_dir) / ROLLOUTS)
+
+
 def train_grpo(config: TrainConfig) -> Path:
     """GRPO on the joint reward (format + answer, the task's own functions) over prompts from
-    ``config.source``'s train split. Returns the final checkpoint directory."""
+    ``config.source``'s train split; with ``config.envs``, multi-turn GRPO on the investigations
+    (TRL's ``environment_factory``, the reward each rollout's return). Returns the final
+    checkpoint directory."""
     import trl
 
     from rlog_env.training.export import grpo_dataset
     device = resolve_device(config.device)
-    dataset = grpo_dataset(training_samples(config, GRPO_FIRST_INDEX), config.reasoning).shuffle(seed=config.seed)
-    model, tokenizer = load_model(resolve_model(config), device)
     clock = {"reward_seconds": 0.0}
-    rewards = [_TimedReward(f, clock) for f in trl_reward_functions(None, config.reasoning, config.reward)]
+    extra: dict[str, Any] = {}
+    if config.envs:
+        dataset, factory, reward = _investigation_grpo(config)
+        rewards, extra["environment_factory"] = [_TimedReward(reward, clock)], factory
+    else:
+        dataset = grpo_dataset(training_samples(config, GRPO_FIRST_INDEX), config.reasoning)
+        rewards = [_TimedReward(f, clock) for f in trl_reward_functions(None, config.reasoning, config.reward)]
+    dataset = dataset.shuffle(seed=config.seed)
+    model, tokenizer = load_model(resolve_model(config), device)
     trainer = trl.GRPOTrainer(model=model, reward_funcs=rewards, args=trl_config(config, "grpo", device),
                               train_dataset=dataset, processing_class=tokenizer,
                               callbacks=[_reward_clock_callback(clock), _checkpoint_callback()],
-                              peft_config=config.lora.peft_config() if config.lora else None)
+                              peft_config=config.lora.peft_config() if config.lora else None, **extra)
     seconds = _run(trainer, config)
     return save_final(trainer, tokenizer, config, "grpo", seconds, {"prompts": len(dataset)})
 
@@ -281,5 +347,5 @@ def final_metrics(checkpoint: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = ["CHECKPOINT_RECORD", "FINAL", "GRPO_FIRST_INDEX", "is_complete", "last_complete_checkpoint",
-           "load_model", "mark_complete", "resolve_model", "save_final", "train", "train_grpo", "train_sft",
+           "investigation_kwargs", "load_model", "mark_complete", "resolve_model", "save_final", "train", "train_grpo", "train_sft",
            "training_samples"]

@@ -131,6 +131,26 @@ def sft_rows(transcripts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
              "agent": t["agent"], "return": t["return"]} for t in transcripts]
 
 
+def sft_dataset(transcripts: Iterable[dict[str, Any]]):
+    """A :class:`datasets.Dataset` of :func:`sft_rows` (``messages``, ``tools``) for TRL's
+    SFTTrainer. The tool calls' ``arguments`` are typed as JSON values: Arrow would otherwise
+    merge every call's arguments into one struct, and the chat template would write a ``null``
+    for each argument another tool has."""
+    try:
+        import datasets
+    except ImportError as error:  # pragma: no cover - the train extra installs it
+        raise ImportError("the training exports need Hugging Face datasets: pip install 'rlog_env[train]'") from error
+    rows = [{"messages": r["messages"], "tools": r["tools"]} for r in sft_rows(transcripts)]
+    if not rows:
+        raise ValueError("expects at least one transcript to build a data set, got none")
+    call = {"type": datasets.Value("string"),
+            "function": {"name": datasets.Value("string"), "arguments": datasets.Json()}}
+    message = {"role": datasets.Value("string"), "content": datasets.Value("string"),
+               "tool_calls": datasets.List(call)}
+    features = datasets.Features({"messages": datasets.List(message), "tools": datasets.Value("string")})
+    return datasets.Dataset.from_list(rows, features=features)
+
+
 def write_transcripts(transcripts: Iterable[dict[str, Any]], directory: str | os.PathLike) -> Path:
     """Write transcripts into ``directory``/:data:`TRANSCRIPTS` (atomically)."""
     from rlog_env.training.export import write_jsonl
@@ -157,4 +177,4 @@ def read_transcripts(directory: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 __all__ = ["FIRST_INDEX", "FIT_INCIDENTS", "TRANSCRIPTS", "cold_start_transcripts", "play_transcripts",
-           "read_transcripts", "scripted_investigator", "sft_rows", "write_transcripts"]
+           "read_transcripts", "scripted_investigator", "sft_dataset", "sft_rows", "write_transcripts"]

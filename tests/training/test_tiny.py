@@ -31,6 +31,7 @@ import torch  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from rlog_env.tasks.formats import TAGS  # noqa: E402
+from rlog_env.training.tiny import CHAT_TEMPLATE, TOOL_TAGS  # noqa: E402
 from rlog_env.training.tiny import (  # noqa: E402
     EOS,
     PAD,
@@ -115,7 +116,7 @@ def test_auto_tokenizer_encodes_like_the_saved_tokenizer_json(tiny, tokenizer):
 
 def test_reasoning_tags_are_single_ordinary_tokens_that_survive_skipping_specials(tokenizer):
     special = set(tokenizer.all_special_tokens)
-    for tag in TAGS:
+    for tag in TAGS + TOOL_TAGS:
         assert tag not in special
         assert len(tokenizer.encode(tag, add_special_tokens=False)) == 1
     completion = "<think>the disk is full</think><answer>abnormal</answer>"
@@ -133,7 +134,7 @@ def test_eos_is_im_end_and_padding_is_pad(tokenizer, model):
     assert model.config.eos_token_id == eos
 
 
-def test_chat_template_is_chatml_and_prefix_consistent(tokenizer):
+def test_chat_template_is_prefix_consistent(tokenizer):
     for messages in _ad_messages():
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         completion = "<think>no error line</think><answer>normal</answer>"
@@ -252,3 +253,23 @@ def test_corpus_tasks_are_the_tasks_the_simulator_serves():
     from rlog_env.training.tiny import CORPUS_SOURCE, corpus_tasks
 
     assert corpus_tasks() == tuple(t for t in TASKS if SOURCES[CORPUS_SOURCE].serves(t))
+
+
+def test_chat_template_is_qwen2_5_as_trl_ships_it_and_renders_tool_calls(tokenizer):
+    """TRL parses tool calls only for chat templates it recognises: the text must be exactly its
+    Qwen2.5 template; tool calls and results render in the Hermes convention the environments
+    read, and decode back with special tokens skipped."""
+    chat_template_utils = pytest.importorskip("trl.chat_template_utils")
+    assert tokenizer.chat_template == CHAT_TEMPLATE == chat_template_utils.qwen2_5_chat_template
+    tools = [{"type": "function", "function": {"name": "count", "description": "Count lines.",
+                                                "parameters": {"type": "object", "properties": {}}}}]
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
+                {"role": "assistant", "content": "",
+                 "tool_calls": [{"type": "function", "function": {"name": "count", "arguments": {"by": "minute"}}}]},
+                {"role": "tool", "name": "count", "content": "3 lines"}]
+    text = tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=False)
+    assert '<tool_call>\n{"name": "count", "arguments": {"by": "minute"}}\n</tool_call><|im_end|>' in text
+    assert "<tool_response>\n3 lines\n</tool_response>" in text and "You are Qwen" not in text
+    turn = '<tool_call>\n{"name": "count", "arguments": {}}\n</tool_call>'
+    ids = tokenizer.encode(turn + EOS, add_special_tokens=False)
+    assert tokenizer.decode(ids, skip_special_tokens=True) == turn
