@@ -839,7 +839,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.reasoning, args.reward, args.json)
         return score(args.env, args.source, args.split, args.data_dir, args.index, args.answer,
                      args.reasoning, args.reward)
-    except (DataError, FileNotFoundError, ValueError, IndexError, TypeError) as exc:
+    except (DataError, FileNotFoundError, ValueError, IndexError, TypeError, ImportError) as exc:
+        # An ImportError is a missing extra; its message names the one to install.
         hint = " (on the command line: --data-dir DIR)" if isinstance(exc, FileNotFoundError) else ""
         print(f"rlog: error: {exc}{hint}", file=sys.stderr)
         return 2

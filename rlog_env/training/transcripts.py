@@ -84,15 +84,17 @@ def scripted_investigator(source: str = "sim", domains=None, data_dir=None, **in
 
 
 def cold_start_transcripts(env_ids: Sequence[str], episodes: int, teacher: Any = None, threshold: float = 0.0,
-                           first_index: int = FIRST_INDEX, **env_kwargs: Any) -> list[dict[str, Any]]:
+                           first_index: int = FIRST_INDEX, investigator: Any = None,
+                           **env_kwargs: Any) -> list[dict[str, Any]]:
     """Transcripts of ``episodes`` training incidents per environment (from ``first_index`` on):
-    the scripted investigator's, or ``teacher``'s where its return is at least ``threshold``;
+    the scripted investigator's (``investigator``, or one fitted here by
+    :func:`scripted_investigator`), or ``teacher``'s where its return is at least ``threshold``;
     only episodes that ended with an answer."""
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes expects an int >= 1, got {episodes!r}")
     options = {k: env_kwargs[k] for k in ("difficulty",) if k in env_kwargs}
-    scripted = scripted_investigator(env_kwargs.get("source", "sim"), env_kwargs.get("domains"),
-                                     env_kwargs.get("data_dir"), **options)
+    scripted = investigator or scripted_investigator(env_kwargs.get("source", "sim"), env_kwargs.get("domains"),
+                                                     env_kwargs.get("data_dir"), **options)
     kept = []
     for env_id in env_ids:
         env = gym.make(env_id, **env_kwargs)
