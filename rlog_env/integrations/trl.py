@@ -31,8 +31,11 @@ How a rollout maps onto an episode:
   reads it as a tool turn (its calls answered with errors): the rollout ended there, cut short;
 - a rollout that stops on a turn with tool calls that were never answered was cut short: by the
   tool-turn cap (that turn is the environment's ``max_steps``-th, and the environment truncates
-  it as it would) or by ``max_completion_length``; either way it scores the environment's
-  truncation (:meth:`~rlog_env.envs.investigation_env.InvestigationEnv.truncate`).
+  it as it would: ``truncated_by="max_steps"``) or by ``max_completion_length`` (TRL drops tool
+  outputs that would pass it);
+- every rollout cut short scores the environment's truncation, the scheme's bottom
+  (:meth:`~rlog_env.envs.investigation_env.InvestigationEnv.truncate`, ``truncated_by`` =
+  :data:`CUT_SHORT`, where the environment did not truncate it itself).
 
 ``max_steps`` counts every turn, the answer included; TRL's ``max_tool_calling_iterations``
 counts tool turns, so the cap that matches an environment is ``max_steps - 1``
