@@ -609,3 +609,53 @@ def test_loglm_test_files_keep_splits_disjoint_across_tasks(data_dir, tmp_path, 
     examples = [(sorted(inputs["test"][k]), sorted(inputs["train"][k]), k[:60]) for k in sorted(leaked)[:3]]
     assert not leaked, (f"{len(leaked)} inputs in test of one task and train of another "
                         f"(test tasks, train tasks, input): {examples}")
+
+
+# -- LogLM's test split is LogLM's test set (tests/datasets/data: upstream's layout and shape) --
+# Each fixture test file holds 76 items, as upstream's do; some share an input with another
+# item of the same file under another instruction with another reference (2 / 3 / 2 inputs, as
+# upstream), so de-duplicating by input kept 74 / 73 / 74.
+
+def _test_file_items(root: Path, task: str) -> list[dict[str, str]]:
+    return json.loads((root / loglm.TEST_FILES[task]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("task", list(loglm.TEST_FILES))
+def test_loglm_test_split_is_every_item_of_the_test_file(fixture_data_dir, task):
+    items = _test_file_items(fixture_data_dir, task)
+    assert len(items) == 76 and len({_norm(i["input"]) for i in items}) < 76  # the fixture's point
+    test = load_source("loglm", task, split="test", data_dir=fixture_data_dir).samples
+    assert len(test) == 76
+    # each item once, in file order, with its own instruction and reference; the id is
+    # loglm/test/<position in the file>, so items that share an input have ids of their own
+    assert [(s.instruction, s.logs, s.reference, s.meta["id"]) for s in test] == [
+        (i["instruction"], i["input"], i["output"], f"loglm/test/{n}") for n, i in enumerate(items)]
+    assert {s.meta["split"] for s in test} == {"test"}
+
+
+def test_loglm_test_split_sizes_with_test_files(fixture_data_dir):
+    sizes = {task: len(load_source("loglm", task, split="test", data_dir=fixture_data_dir))
+             for task in loglm.TEST_FILES}
+    assert sizes == {"log_interpretation": 76, "root_cause_analysis": 76, "solution_recommendation": 76}
+
+
+def test_loglm_no_test_input_in_any_train_split(fixture_data_dir):
+    # the fixture's instruction file holds test inputs under the same task and under another
+    test_inputs = {_norm(i["input"]) for task in loglm.TEST_FILES
+                   for i in _test_file_items(fixture_data_dir, task)}
+    instruction_inputs = {_norm(i["input"]) for i in
+                          json.loads((fixture_data_dir / loglm.INSTRUCTIONS).read_text(encoding="utf-8"))}
+    assert len(test_inputs & instruction_inputs) >= 6
+    inputs = _loglm_inputs(fixture_data_dir)
+    assert not set(inputs["train"]) & test_inputs
+    assert not set(inputs["train"]) & set(inputs["test"])
+
+
+def test_loglm_test_item_repeated_verbatim_counts_once(fixture_data_dir, tmp_path):
+    shutil.copytree(fixture_data_dir / "loglm", tmp_path / "loglm")
+    task = "root_cause_analysis"
+    items = _test_file_items(tmp_path, task)
+    again = {key: f"  {value}\n" for key, value in items[5].items()}  # the same item, whitespace aside
+    (tmp_path / loglm.TEST_FILES[task]).write_text(json.dumps(items + [again]), encoding="utf-8")
+    test = load_source("loglm", task, split="test", data_dir=tmp_path).samples
+    assert len(test) == 76 and "loglm/test/76" not in {s.meta["id"] for s in test}
