@@ -26,3 +26,14 @@ def data_dir() -> Path:
             f"(loghub/, loglm/, ...) or put it at {REPO_ROOT.parent / 'shared' / 'data'}"
         )
     return path
+
+
+# Small data directories in the repository, laid out like shared/data, for what shared/data
+# lacks (LogLM's test-set files, LogHub's Mac): tests/datasets/data/README.md says what each holds.
+FIXTURE_DATA_DIR = REPO_ROOT / "tests" / "datasets" / "data"
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir() -> Path:
+    """``tests/datasets/data``: a data directory laid out like shared/data (read-only)."""
+    return FIXTURE_DATA_DIR

@@ -16,6 +16,13 @@ The files are checked as they are read: every structured CSV numbers its rows ``
 of the two is reported as cut short), each with a non-empty ``EventTemplate``; a BGL ``Label``
 is ``-`` or an alert category in capitals (``KERNDTLB``), and the raw BGL log has one line per
 row, starting with that label.
+
+Ground truth is normalised by one rule (:func:`reference_template`): a template is the
+reference as written where it matches its message; where it does not, each placeholder other
+than ``<*>`` in it (a ``<NAME>`` token such as ``<NUM>``) that the message does not contain is
+rewritten to ``<*>``, if the template then matches. Mac's ``sts:<NUM>_rsn:<NUM>`` (20 lines, in
+``loghub/`` and ``loghub2_2k_corrected/``) becomes ``sts:<*>_rsn:<*>``; HPC's ``<ok>``, which
+its messages contain, stays.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import Path
 from rlog_env.datasets.base import DataError, content_split, is_present, read_csv, read_lines
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
+from rlog_env.tasks.parsing_metric import VARIABLE, match_variables
 
 NAME = "loghub"
 TASKS = ("log_parsing", "anomaly_detection")
@@ -99,9 +107,29 @@ def _cut_short(path: Path, count: int, unit: str, other: Path, line_id: int, lin
                            "expected the same LineIds 1, 2, 3, ... in both (this file looks cut short)", line=line)
 
 
+# A placeholder other than <*>, as some LogHub files write a variable (Mac: sts:<NUM>_rsn:<NUM>).
+PLACEHOLDER = re.compile(r"<[A-Za-z_]+>")
+
+
+def reference_template(template: str, message: str) -> str:
+    """``template`` as the reference template of ``message``.
+
+    As written where it matches ``message`` (:func:`~rlog_env.tasks.parsing_metric.match_variables`,
+    the scorer's own matching), every ``<NAME>`` token taken literally: HPC's ``<ok>`` is in its
+    messages. Where it does not match, each placeholder other than ``<*>`` — a ``<NAME>`` token
+    such as ``<NUM>`` — that the message does not contain becomes ``<*>``, if the template then
+    matches; a template that matches neither way is kept as written.
+    """
+    if PLACEHOLDER.search(template) is None or match_variables(template, message) is not None:
+        return template
+    rewritten = PLACEHOLDER.sub(lambda m: m.group() if m.group() in message else VARIABLE, template)
+    return rewritten if match_variables(rewritten, message) is not None else template
+
+
 @lru_cache(maxsize=None)
 def parsing_samples(root: Path, ground_truth: str) -> tuple[Sample, ...]:
-    """One log-parsing sample per distinct message of every system, with its split set."""
+    """One log-parsing sample per distinct message of every system, with its split set and its
+    template normalised by :func:`reference_template`."""
     samples = []
     for system in systems(root):
         structured, messages = _messages(root, system)
@@ -125,7 +153,7 @@ def parsing_samples(root: Path, ground_truth: str) -> tuple[Sample, ...]:
             raise _cut_short(path, rows, "rows", structured, len(messages), rows + 2)
         for content, line_id in first_line.items():
             # A message has one template in every shipped file; take the commonest if not.
-            template = templates[content].most_common(1)[0][0]
+            template = reference_template(templates[content].most_common(1)[0][0], content)
             samples.append(Sample(
                 task="log_parsing", domain=system, logs=content, reference=template,
                 meta={"source": NAME, "split": content_split(content), "system": system,

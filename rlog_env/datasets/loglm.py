@@ -5,10 +5,12 @@ Layout: ``loglm/instruction_dataset_of_loglm.json`` and, where present,
 each a JSON array of ``{"instruction", "input", "output"}``.
 
 The instruction file has no task field, so the task is read from the instruction's wording
-(:func:`classify_instruction`). Samples are de-duplicated by input within a task, and no input
-is in both splits of any two tasks: an input is held out when a test-set file holds it or its
-hash falls in a fixed 20 %. The ``test`` split of a text task is its test-set file where present;
-otherwise, and for parsing and anomaly detection, it is the held-out inputs.
+(:func:`classify_instruction`). Instruction-file samples are de-duplicated by input within a
+task, and no input is in both splits of any two tasks: an input is held out when a test-set file
+holds it or its hash falls in a fixed 20 %. The ``test`` split of a text task is its test-set
+file where present — every item of it, once, with its own instruction and reference (upstream's
+76 per task; some share an input and differ in what they ask), id ``loglm/test/<position in the
+file>`` — otherwise, and for parsing and anomaly detection, it is the held-out inputs.
 
 Domains: the 1,400 parsing items come in blocks of 200 from HDFS, Hadoop, Zookeeper, BGL, HPC,
 Linux and Proxifier (every one is a LogHub 2k line); anomaly detection mixes BGL and Spirit
@@ -214,12 +216,15 @@ def _sample(task: str, item: dict[str, str], split: str, domain: str, item_id: s
 
 @lru_cache(maxsize=None)
 def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
-    """All LogLM samples of ``task``, de-duplicated by input, each with ``meta["split"]`` set.
+    """All LogLM samples of ``task``, each with ``meta["split"]`` set.
 
     One rule decides every input's split, whatever the task, so no input is in the train split
     of one task and the test split of another: an input is a test input when a test-set file
-    holds it or its hash falls in the held-out 20 %. A task with a test-set file takes its test
-    split from that file alone (its other held-out inputs are in neither split).
+    holds it or its hash falls in the held-out 20 %. Samples from the instruction file are
+    de-duplicated by input. A task with a test-set file takes its test split from that file
+    alone (its other held-out inputs are in neither split): every item once — items that share
+    an input but ask something else or answer differently are distinct samples; only an item
+    repeated verbatim (instruction, input and output alike, whitespace aside) counts once.
     """
     test_files = _test_items(root)
     in_test_files = {_key(item["input"]) for items in test_files.values() for item in items}
@@ -243,9 +248,9 @@ def load_samples(root: Path, task: str) -> tuple[Sample, ...]:
         if split == TEST and task in test_files:
             continue  # this task's test split is its test-set file
         samples.append(_sample(task, item, split, domain, f"{NAME}/train/{position}"))
-    test_seen: set[str] = set()
+    test_seen: set[tuple[str, ...]] = set()
     for position, item in enumerate(test_files.get(task, [])):
-        key = _key(item["input"])
+        key = tuple(_key(item[field]) for field in _FIELDS)  # the item, not its input
         if key in test_seen:
             continue
         test_seen.add(key)

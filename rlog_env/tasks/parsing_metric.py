@@ -34,7 +34,7 @@ from functools import lru_cache
 
 _STRIP = re.compile(r"[^\w*]+")
 _WHITESPACE = re.compile(r"\s+")
-_VARIABLE = "<*>"
+VARIABLE = _VARIABLE = "<*>"  # a variable in a template
 
 
 _CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),

@@ -24,8 +24,10 @@ import pytest
 
 import rlog_env
 from rlog_env import DataError, load_source
-from rlog_env.datasets import content_split, loglm
+from rlog_env.datasets import content_split, loghub, loglm
 from rlog_env.datasets.loglm import classify_instruction
+from rlog_env.tasks import get_task
+from rlog_env.tasks.formats import write_completion
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOGLM_TASKS = ("log_parsing", "anomaly_detection", "log_interpretation", "root_cause_analysis",
@@ -256,6 +258,96 @@ def test_ground_truths_differ(data_dir, loghub_systems):
         if system in loghub_systems:
             assert {s.meta["ground_truth"] for s in corrected.values()
                     if s.domain == system} == {"loghub_2k_corrected"}
+
+
+# -- LogHub ground truth: a placeholder other than <*> (tests/datasets/data holds 12 Mac rows) --
+# Mac writes 20 messages' variables as <NUM> in loghub/ and loghub2_2k_corrected/ (the fixture has
+# 5 of them, rows 7 and 9-12); Khan et al.'s loghub_2k_corrected/ writes them <*>.
+MAC_NUM_ROWS = {7, 9, 10, 11, 12}
+GROUND_TRUTH_DIRS = {"corrected": "loghub2_2k_corrected", "original": "loghub"}
+
+
+def _templates(root: Path, folder: str, system: str) -> dict[int, str]:
+    suffix = "" if folder == "loghub" else "_corrected"
+    path = root / folder / system / f"{system}_2k.log_structured{suffix}.csv"
+    return {int(r["LineId"]): r["EventTemplate"] for r in _read_rows(path)}
+
+
+@pytest.mark.parametrize("template, message, reference", [
+    # taken literally where that matches: HPC's <ok> is in its messages
+    ("ambient=<*> threshold exceeded <ok>", "ambient=40 threshold exceeded <ok>", None),
+    # Mac's <NUM>: not in the message, so a variable
+    ("reason = AuthFail:sts:<NUM>_rsn:<NUM>", "reason = AuthFail:sts:5_rsn:0",
+     "reason = AuthFail:sts:<*>_rsn:<*>"),
+    ("<NUM> <File_Path> done", "17 /tmp/x done", "<*> <*> done"),
+    # both in one template: the literal stays, the placeholder goes
+    ("state <ok> after <NUM> tries", "state <ok> after 3 tries", "state <ok> after <*> tries"),
+    # a template that matches neither way is kept as written (and scored as unmatched)
+    ("sts:<NUM> rsn:<NUM>", "something else entirely", None),
+    # no placeholder, or only <*>, or a bracketed token that is not a <NAME>
+    ("blk_<*> terminating", "blk_1 terminating", None),
+    ("IOThunderboltSwitch<<*>>(<*>)", "IOThunderboltSwitch<0>(0x0)", None),
+    ("switch <0x1F> down", "switch 3 down", None),
+], ids=["literal-kept", "mac-num", "two-names", "literal-and-placeholder", "no-match", "no-name",
+        "angle-variable", "not-a-name"])
+def test_reference_template_rule(template, message, reference):
+    assert loghub.reference_template(template, message) == (reference or template)
+
+
+@pytest.mark.parametrize("ground_truth", list(GROUND_TRUTH_DIRS))
+def test_placeholders_become_variables_only_where_the_template_does_not_match(fixture_data_dir, ground_truth):
+    samples = [s for split in SPLITS for s in load_source(
+        "loghub", "log_parsing", data_dir=fixture_data_dir, split=split, ground_truth=ground_truth).samples]
+    assert {s.domain for s in samples} == {"Mac"} and len(samples) == 12
+    in_file = _templates(fixture_data_dir, GROUND_TRUTH_DIRS[ground_truth], "Mac")
+    khan = _templates(fixture_data_dir, "loghub_2k_corrected", "Mac")
+    for s in samples:
+        line = s.meta["line_id"]
+        if line in MAC_NUM_ROWS:
+            assert "<NUM>" in in_file[line] and s.reference == in_file[line].replace("<NUM>", "<*>")
+            assert s.reference == khan[line]  # the other corrected set's template
+        else:
+            assert s.reference == in_file[line]  # unchanged
+    # what it changes in scores: the sensible template tops; the raw message with a <*> no longer
+    task = get_task("log_parsing")
+    sample = next(s for s in samples if s.meta["line_id"] == 7)
+    assert sample.logs.endswith("reason = AuthFail:sts:5_rsn:0")
+    sensible = sample.logs.replace("1498928900.759059", "<*>").replace("sts:5_rsn:0", "sts:<*>_rsn:<*>")
+    scored = {answer: task.reward_for(write_completion(answer, "Variables are ids and codes.",
+                                                       task.reasoning), sample).total
+              for answer in (sensible, sample.logs + " <*>")}
+    assert scored == pytest.approx({sensible: 1.1, sample.logs + " <*>": 0.1})  # were 0.6 and 0.6
+
+
+def test_hpc_literal_ok_is_kept(data_dir, loghub_systems):
+    if "HPC" not in loghub_systems:
+        pytest.skip("no HPC in the data directory")
+    for ground_truth, folder in GROUND_TRUTH_DIRS.items():
+        in_file = _templates(data_dir, folder, "HPC")
+        samples = [s for split in SPLITS for s in load_source("loghub", "log_parsing", data_dir=data_dir,
+                                                              split=split, domains="HPC",
+                                                              ground_truth=ground_truth).samples
+                   if "<ok>" in in_file[s.meta["line_id"]]]
+        assert samples, ground_truth
+        for s in samples:
+            assert "<ok>" in s.logs and s.reference == in_file[s.meta["line_id"]], s.meta["id"]
+
+
+@pytest.mark.parametrize("ground_truth", list(GROUND_TRUTH_DIRS))
+@pytest.mark.parametrize("where", ["data_dir", "fixture_data_dir"])
+def test_every_loghub_reference_matches_its_message_and_scores_the_top(request, where, ground_truth):
+    # every sample of every system present, in both splits (11,338 in shared/data)
+    root = request.getfixturevalue(where)
+    task = get_task("log_parsing")
+    failures, count = [], 0
+    for split in SPLITS:
+        for s in load_source("loghub", "log_parsing", data_dir=root, split=split,
+                             ground_truth=ground_truth).samples:
+            count += 1
+            reward = task.reward_for(task.reference_completion(s), s)
+            if not reward.details["template_matched"] or abs(reward.total - task.top_reward(s)) > 1e-9:
+                failures.append((s.meta["id"], s.reference, s.logs, reward.total))
+    assert count and not failures, f"{len(failures)} of {count}: {failures[:3]}"
 
 
 def test_bgl_anomaly_labels(data_dir):
@@ -609,3 +701,53 @@ def test_loglm_test_files_keep_splits_disjoint_across_tasks(data_dir, tmp_path, 
     examples = [(sorted(inputs["test"][k]), sorted(inputs["train"][k]), k[:60]) for k in sorted(leaked)[:3]]
     assert not leaked, (f"{len(leaked)} inputs in test of one task and train of another "
                         f"(test tasks, train tasks, input): {examples}")
+
+
+# -- LogLM's test split is LogLM's test set (tests/datasets/data: upstream's layout and shape) --
+# Each fixture test file holds 76 items, as upstream's do; some share an input with another
+# item of the same file under another instruction with another reference (2 / 3 / 2 inputs, as
+# upstream), so de-duplicating by input kept 74 / 73 / 74.
+
+def _test_file_items(root: Path, task: str) -> list[dict[str, str]]:
+    return json.loads((root / loglm.TEST_FILES[task]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("task", list(loglm.TEST_FILES))
+def test_loglm_test_split_is_every_item_of_the_test_file(fixture_data_dir, task):
+    items = _test_file_items(fixture_data_dir, task)
+    assert len(items) == 76 and len({_norm(i["input"]) for i in items}) < 76  # the fixture's point
+    test = load_source("loglm", task, split="test", data_dir=fixture_data_dir).samples
+    assert len(test) == 76
+    # each item once, in file order, with its own instruction and reference; the id is
+    # loglm/test/<position in the file>, so items that share an input have ids of their own
+    assert [(s.instruction, s.logs, s.reference, s.meta["id"]) for s in test] == [
+        (i["instruction"], i["input"], i["output"], f"loglm/test/{n}") for n, i in enumerate(items)]
+    assert {s.meta["split"] for s in test} == {"test"}
+
+
+def test_loglm_test_split_sizes_with_test_files(fixture_data_dir):
+    sizes = {task: len(load_source("loglm", task, split="test", data_dir=fixture_data_dir))
+             for task in loglm.TEST_FILES}
+    assert sizes == {"log_interpretation": 76, "root_cause_analysis": 76, "solution_recommendation": 76}
+
+
+def test_loglm_no_test_input_in_any_train_split(fixture_data_dir):
+    # the fixture's instruction file holds test inputs under the same task and under another
+    test_inputs = {_norm(i["input"]) for task in loglm.TEST_FILES
+                   for i in _test_file_items(fixture_data_dir, task)}
+    instruction_inputs = {_norm(i["input"]) for i in
+                          json.loads((fixture_data_dir / loglm.INSTRUCTIONS).read_text(encoding="utf-8"))}
+    assert len(test_inputs & instruction_inputs) >= 6
+    inputs = _loglm_inputs(fixture_data_dir)
+    assert not set(inputs["train"]) & test_inputs
+    assert not set(inputs["train"]) & set(inputs["test"])
+
+
+def test_loglm_test_item_repeated_verbatim_counts_once(fixture_data_dir, tmp_path):
+    shutil.copytree(fixture_data_dir / "loglm", tmp_path / "loglm")
+    task = "root_cause_analysis"
+    items = _test_file_items(tmp_path, task)
+    again = {key: f"  {value}\n" for key, value in items[5].items()}  # the same item, whitespace aside
+    (tmp_path / loglm.TEST_FILES[task]).write_text(json.dumps(items + [again]), encoding="utf-8")
+    test = load_source("loglm", task, split="test", data_dir=tmp_path).samples
+    assert len(test) == 76 and "loglm/test/76" not in {s.meta["id"] for s in test}
