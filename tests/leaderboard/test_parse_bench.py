@@ -151,3 +151,20 @@ def test_the_subsumption_parser_beats_drain_on_ga_and_pa(data_dir, capsys):
     assert original["agents"]["subsumption"]["mean"]["GA"] > original["drain"]["mean"]["GA"] + 0.05
     assert corrected["agents"]["subsumption"]["mean"]["PA"] > corrected["drain"]["mean"]["PA"] + 0.2
     assert corrected["agents"]["subsumption"]["mean"]["GA"] > corrected["drain"]["mean"]["GA"]
+
+
+def test_a_ground_truth_cut_short_is_exit_2_naming_the_file(data_dir, tmp_path, capsys):
+    system = "Linux"
+    (tmp_path / "loghub" / system).mkdir(parents=True)
+    (tmp_path / "loghub2_2k_corrected" / system).mkdir(parents=True)
+    name = f"{system}_2k.log_structured.csv"
+    (tmp_path / "loghub" / system / name).write_bytes((data_dir / "loghub" / system / name).read_bytes())
+    corrected = data_dir / "loghub2_2k_corrected" / system / f"{system}_2k.log_structured_corrected.csv"
+    cut = b"".join(corrected.read_bytes().splitlines(keepends=True)[:101])  # the header and 100 rows
+    (tmp_path / "loghub2_2k_corrected" / system / corrected.name).write_bytes(cut)
+    argv = ["parse-bench", "--agents", "subsumption", "--data-dir", str(tmp_path)]
+    assert cli.main(argv) == 0  # the original truth is whole
+    capsys.readouterr()
+    assert cli.main([*argv, "--ground-truth", "corrected"]) == 2
+    err = capsys.readouterr().err
+    assert corrected.name in err and "cut short" in err
