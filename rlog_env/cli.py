@@ -8,6 +8,9 @@
 - ``rlog leaderboard RUN...``: the leaderboard of earlier runs.
 - ``rlog rescore RUN``: replay every recorded answer through the environment; exit 1 on any
   difference.
+- ``rlog parse-bench --agents A...``: log parsers scored the way logpai's benchmarks score them
+  (GA, FGA, PA, FTA over every line of each LogHub 2k system, ``--ground-truth original`` or
+  ``corrected``), beside logpai's Drain (:mod:`rlog_env.leaderboard.parse_bench`).
 - ``rlog model get NAME``: put a known model (``smollm2-135m``) in the model cache.
   ``rlog model init-tiny --out DIR``: build the tiny, randomly initialised model (tokenizer
   trained on simulator text) offline, for laptops and CI.
@@ -427,6 +430,30 @@ def rescore_command(run: str, data_dir: str | None, out=None) -> int:
     return 1 if differences else 0
 
 
+def parse_bench_command(agents: Sequence[str], ground_truth: str, data_dir: str | None,
+                        systems: Sequence[str] | None = None, batch_size: int = 64,
+                        agent_options: Sequence[str] = (), as_json: bool = False, out=None) -> int:
+    """Score parsers on every line of each LogHub 2k system; print the table (or JSON)."""
+    from rlog_env.agents.registry import apply_agent_options, make_agent
+    from rlog_env.leaderboard import parse_bench
+
+    out = out or sys.stdout
+    if len(set(agents)) != len(agents):
+        raise ValueError(f"--agents expects distinct agents, got {' '.join(agents)}")
+    objects = [make_agent(spec) for spec in agents]  # an unknown name fails before any data is read
+    options = parse_agent_options(agent_options or ())
+    if options:
+        apply_agent_options(objects, options)
+    progress = None if as_json or out is not sys.stdout else (lambda line: print(f"parse-bench: {line}", file=sys.stderr))
+    result = parse_bench.parse_bench(objects, data_dir, ground_truth, systems=systems, batch_size=batch_size,
+                                     names=list(agents), progress=progress)
+    if as_json:
+        _print_json(result, out)
+    else:
+        print(parse_bench.markdown(result), file=out)
+    return 0
+
+
 def model_get(name: str, cache_dir: str | None, out=None) -> int:
     """Put a known model in the model cache and print its path."""
     from rlog_env.agents.models import ModelError, get_model
@@ -648,6 +675,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("rescore", help="recompute every score of a run from its recorded answers")
     p.add_argument("run", metavar="RUN")
     data_dir(p)
+    p = commands.add_parser(
+        "parse-bench", help="score log parsers as logpai's benchmarks do: every line of each LogHub 2k system",
+        description="Score log parsers the way logpai's benchmarks (Zhu et al., ICSE'19; Loghub-2.0, "
+                    "ISSTA'24) do: GA, FGA, PA and FTA over all 2,000 lines of every LogHub system in the "
+                    "data directory, per system and their mean, beside logpai's Drain predictions "
+                    "(reference/drain_predictions.tsv) scored the same way. An agent with fit() is fitted "
+                    "afresh for each system on that system's 2,000 raw lines (no labels); each distinct "
+                    "message is asked once and its answer given to every line that holds it.")
+    p.add_argument("--agents", nargs="+", required=True,
+                   help="agents as rlog eval names them: heuristic, transformers:PATH_OR_ID, "
+                        "openai:MODEL@BASE_URL, python:module:callable, ...")
+    p.add_argument("--ground-truth", choices=parse_bench_ground_truths(), default="original",
+                   help="original: LogHub's templates (loghub/; truth grouped by EventId, as logparser's "
+                        "evaluator and the published GA); corrected: Loghub-2.0's corrected templates "
+                        "(loghub2_2k_corrected/; no Android or Windows, which are then left out)")
+    p.add_argument("--systems", nargs="+", default=None, help="only these systems (default: every one present)")
+    p.add_argument("--batch-size", type=int, default=64, help="distinct messages per act() call")
+    p.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="set an agent parameter on every agent that has it (repeatable), as in rlog eval")
+    data_dir(p)
+    p.add_argument("--json", action="store_true",
+                   help='print {"agents": {AGENT: {"systems": {SYSTEM: {"GA", "FGA", "PA", "FTA"}}, "mean": '
+                        '{...}}}, "drain": {...}, ...} instead of the table')
     model = commands.add_parser("model", help="get a model into the model cache, or build the tiny one")
     model_commands = model.add_subparsers(dest="model_command", required=True, metavar="ACTION")
     p = model_commands.add_parser("get", help="download or convert a known model")
@@ -786,6 +836,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_bench_ground_truths() -> tuple[str, ...]:
+    from rlog_env.leaderboard.parse_bench import GROUND_TRUTHS
+
+    return GROUND_TRUTHS
+
+
 def _check_env_id(env_id: str, investigations: bool = False) -> None:
     known = [*ENVIRONMENTS, *(INVESTIGATION_ENVIRONMENTS if investigations else ())]
     if env_id not in known:
@@ -805,6 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return leaderboard_command(args.runs, args.json)
         if args.command == "rescore":
             return rescore_command(args.run, args.data_dir)
+        if args.command == "parse-bench":
+            return parse_bench_command(args.agents, args.ground_truth, args.data_dir, args.systems,
+                                       args.batch_size, args.agent_option, args.json)
         if args.command == "model":
             if args.model_command == "init-tiny":
                 return model_init_tiny(args.out, args.seed, args.vocab_size, args.hidden_size, args.layers,

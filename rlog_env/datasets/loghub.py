@@ -228,3 +228,41 @@ def clear_cache() -> None:
 def domains(root: Path, task: str) -> tuple[str, ...]:
     """The systems a LogHub task can be restricted to."""
     return systems(root) if task == "log_parsing" else (AD_SYSTEM,)
+
+
+LOGHUB2_CORRECTED = _CORRECTED_DIRS[0]  # Loghub-2.0's corrected ground truth (Jiang et al., ISSTA'24)
+
+
+def corrected_by_loghub2(root: Path, system: str) -> bool:
+    """Whether ``system`` has Loghub-2.0's corrected ground truth (not only Khan et al.'s)."""
+    return is_present(root / LOGHUB2_CORRECTED / system / f"{system}_2k.log_structured_corrected.csv")
+
+
+def system_lines(root: Path, system: str, ground_truth: str) -> tuple[list[str], list[str], list[str]]:
+    """Every line of ``system``'s 2k sample in ``LineId`` order, as logpai's benchmarks score it:
+    the messages (``Content``), their ``EventId`` and their ``EventTemplate`` under
+    ``ground_truth``, exactly as the files hold them (duplicates kept, nothing normalised).
+
+    The files are checked as :func:`parsing_samples` checks them (LineIds in order, the same rows
+    in both files, no empty template).
+    """
+    if ground_truth not in GROUND_TRUTHS:
+        raise ValueError(f"ground_truth expects 'corrected' or 'original', got {ground_truth!r}")
+    structured, messages = _messages(root, system)
+    path = ground_truth_file(root, system, ground_truth)
+    event_ids: list[str] = []
+    templates: list[str] = []
+    for line, row in read_csv(path, root, ("LineId", "EventId", "EventTemplate")):
+        rows = len(templates) + 1
+        if row["LineId"] != str(rows):
+            _check_line_id(path, line, row)
+        if rows > len(messages):
+            raise _cut_short(structured, len(messages), "rows", path, rows, len(messages) + 2)
+        if not row["EventTemplate"].strip():
+            raise DataError(path, f"empty EventTemplate; expected the template of the message (LineId {rows})",
+                            line=line)
+        event_ids.append(row["EventId"])
+        templates.append(row["EventTemplate"])
+    if len(templates) < len(messages):
+        raise _cut_short(path, len(templates), "rows", structured, len(messages), len(templates) + 2)
+    return messages, event_ids, templates

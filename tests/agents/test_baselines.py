@@ -32,6 +32,7 @@ from rlog_env.agents.baselines import (
     NotFittedError,
     RetrievalAgent,
     RuleAnomalyDetector,
+    SubsumptionParser,
     inspect_logs,
     mask_message,
 )
@@ -237,8 +238,8 @@ def test_a_mixed_batch_is_dispatched_by_task(fitted_on_sim):
 
 
 # -- scikit-learn conventions ----------------------------------------------------------------
-AGENT_CLASSES = (HeuristicAgent, DrainParser, RuleAnomalyDetector, RetrievalAgent, ConstantAgent,
-                 EchoAgent, EmptyAgent)
+AGENT_CLASSES = (HeuristicAgent, DrainParser, SubsumptionParser, RuleAnomalyDetector, RetrievalAgent,
+                 ConstantAgent, EchoAgent, EmptyAgent)
 
 
 @pytest.mark.parametrize("cls", AGENT_CLASSES, ids=lambda c: c.__name__)
@@ -257,7 +258,7 @@ def test_fit_returns_self_and_learns_only_underscore_attributes(cls):
 
 
 def test_registry_names_and_options():
-    assert set(BUILTIN_AGENTS) == {"heuristic", "constant-normal", "echo", "empty"}
+    assert set(BUILTIN_AGENTS) == {"heuristic", "subsumption", "constant-normal", "echo", "empty"}
     for name, factory in BUILTIN_AGENTS.items():
         agent = factory(reasoning="answer-first")
         assert agent.name == name and agent.reasoning == "answer-first"

@@ -2,6 +2,9 @@
 
 - :class:`DrainParser` — templates (log parsing) with Drain (drain3) and masking rules, one
   miner per system;
+- :class:`SubsumptionParser` — templates (log parsing) by generic masking and template
+  subsumption, one set of templates per system (no dependency); the ``subsumption`` agent is
+  the ``heuristic`` agent with it in place of Drain;
 - :class:`RuleAnomalyDetector` — labels (anomaly detection) by severities, failure words and
   known-benign patterns;
 - :class:`RetrievalAgent` — free text (interpretation, root cause, solution): the reference of
@@ -29,11 +32,12 @@ from rlog_env.agents.baselines._common import NotFittedError
 from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector, inspect_logs
 from rlog_env.agents.baselines.heuristic import (BASELINES, HeuristicAgent, heuristic_agent,
                                                  register_baseline, registered_baseline,
-                                                 unregister_baseline)
+                                                 subsumption_agent, unregister_baseline)
 from rlog_env.agents.baselines.investigators import (INVESTIGATORS, TRIVIAL_INVESTIGATORS, AnswerNowAgent,
                                                      RandomToolsAgent, ScriptedInvestigator)
 from rlog_env.agents.baselines.parsing import DrainParser, mask_message
 from rlog_env.agents.baselines.retrieval import RetrievalAgent
+from rlog_env.agents.baselines.subsumption import SubsumptionParser
 from rlog_env.agents.baselines.trivial import ConstantAgent, EchoAgent, EmptyAgent
 from rlog_env.tasks.formats import write_completion
 
@@ -57,6 +61,7 @@ def empty(**options) -> EmptyAgent:
 BUILTIN_AGENTS: dict[str, Callable[..., object]] = {
     "heuristic": heuristic_agent,
     "constant-normal": constant_normal,
+    "subsumption": subsumption_agent,
     "echo": echo,
     "empty": empty,
 }
@@ -65,7 +70,7 @@ TRIVIAL_AGENTS = ("constant-normal", "echo", "empty")
 __all__ = [
     "BASELINES", "BUILTIN_AGENTS", "INVESTIGATORS", "TRIVIAL_AGENTS", "TRIVIAL_INVESTIGATORS", "AnswerNowAgent",
     "ConstantAgent", "DrainParser", "EchoAgent", "EmptyAgent", "HeuristicAgent", "RandomToolsAgent",
-    "ScriptedInvestigator", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector",
+    "ScriptedInvestigator", "NotFittedError", "RetrievalAgent", "RuleAnomalyDetector", "SubsumptionParser",
     "constant_normal", "echo", "empty", "heuristic_agent", "inspect_logs", "mask_message",
-    "register_baseline", "registered_baseline", "unregister_baseline", "write_completion",
+    "register_baseline", "registered_baseline", "subsumption_agent", "unregister_baseline", "write_completion",
 ]

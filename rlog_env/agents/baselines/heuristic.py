@@ -2,14 +2,15 @@
 
 :class:`HeuristicAgent` sends each observation, and each training sample, to the baseline
 registered for its task's kind (:attr:`rlog_env.tasks.Task.kind`): Drain for templates, the
-rules for labels, retrieval for free text. :func:`register_baseline` adds the baseline of
+rules for labels, retrieval for free text. The ``subsumption`` agent is the same agent with
+:class:`~rlog_env.agents.baselines.subsumption.SubsumptionParser` for templates. :func:`register_baseline` adds the baseline of
 another kind (from outside the package too); :func:`unregister_baseline`, or the
 :func:`registered_baseline` context manager, removes it.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from rlog_env._registry import Registry
 from rlog_env.agents.base import Agent, Observation
@@ -17,6 +18,7 @@ from rlog_env.agents.baselines._common import Baseline
 from rlog_env.agents.baselines.anomaly import RuleAnomalyDetector
 from rlog_env.agents.baselines.parsing import DrainParser
 from rlog_env.agents.baselines.retrieval import RetrievalAgent
+from rlog_env.agents.baselines.subsumption import SubsumptionParser
 from rlog_env.tasks import TASKS, THINK_FIRST, Sample
 
 # A baseline factory: called as ``factory(reasoning=...)``, it returns an unfitted agent with
@@ -60,13 +62,13 @@ for _cls in (DrainParser, RuleAnomalyDetector, RetrievalAgent):
     register_baseline(_cls.kind, _cls)
 
 
-def _kind_of(task: str) -> str:
+def _kind_of(task: str, own: Mapping[str, BaselineFactory] | None = None) -> str:
     cls = TASKS.get(task)
     if cls is None:
         raise ValueError(f"the heuristic agent got an observation of {task!r}, which is not a "
                          f"registered task; registered tasks: {', '.join(TASKS)}")
     kind = cls.kind
-    if kind not in BASELINES:
+    if kind not in BASELINES and kind not in (own or {}):
         raise ValueError(
             f"the heuristic agent has no baseline for task {task!r} of kind {kind!r} (kinds with "
             f"one: {', '.join(BASELINES)}); add one with "
@@ -82,15 +84,24 @@ class HeuristicAgent(Baseline):
     Arguments:
         reasoning: the output format of every answer (``think-first``, ``answer-first``, ``none``).
         name: the agent's name on the leaderboard.
+        baselines: kind -> baseline factory for this agent only, in place of the registered one
+            (the ``subsumption`` agent is this agent with :class:`SubsumptionParser` for
+            templates); ``None``: the registered baselines (:data:`BASELINES`) for every kind.
 
     Fitted attributes: ``baselines_`` (kind -> that kind's baseline, fitted on the training
     samples of the tasks of that kind; a kind with no training samples is absent and gets an
     unfitted baseline when it is played).
     """
 
-    def __init__(self, reasoning: str = THINK_FIRST, name: str = "heuristic"):
+    def __init__(self, reasoning: str = THINK_FIRST, name: str = "heuristic",
+                 baselines: Mapping[str, BaselineFactory] | None = None):
         self.reasoning = reasoning
         self.name = name
+        self.baselines = baselines
+
+    def _factory(self, kind: str) -> BaselineFactory:
+        own = self.baselines or {}
+        return own[kind] if kind in own else BASELINES[kind]
 
     def fit(self, samples: Sequence[Sample]) -> "HeuristicAgent":
         """Fit each kind's baseline on the training samples of that kind's tasks; returns the agent.
@@ -103,9 +114,9 @@ class HeuristicAgent(Baseline):
         by_kind: dict[str, list[Sample]] = {}
         for sample in samples:
             cls = TASKS.get(sample.task)
-            if cls is not None and cls.kind in BASELINES:
+            if cls is not None and (cls.kind in BASELINES or cls.kind in (self.baselines or {})):
                 by_kind.setdefault(cls.kind, []).append(sample)
-        self.baselines_ = {kind: BASELINES[kind](reasoning=self.reasoning).fit(group)
+        self.baselines_ = {kind: self._factory(kind)(reasoning=self.reasoning).fit(group)
                            for kind, group in by_kind.items()}
         return self
 
@@ -113,7 +124,7 @@ class HeuristicAgent(Baseline):
         agent = getattr(self, "baselines_", {}).get(kind)
         # Unfitted: Drain with an empty miner per system (the masked message as the template),
         # the rules as they are, retrieval raising NotFittedError naming what to do.
-        return agent if agent is not None else BASELINES[kind](reasoning=self.reasoning)
+        return agent if agent is not None else self._factory(kind)(reasoning=self.reasoning)
 
     def act(self, observations: Sequence[Observation]) -> list[str]:
         """One answer per observation, each from the baseline of its task's kind.
@@ -124,7 +135,7 @@ class HeuristicAgent(Baseline):
         self._check_params()
         groups: dict[str, list[int]] = {}
         for i, observation in enumerate(observations):
-            groups.setdefault(_kind_of(observation.task), []).append(i)
+            groups.setdefault(_kind_of(observation.task, self.baselines), []).append(i)
         answers: list[str | None] = [None] * len(observations)
         for kind, positions in groups.items():
             agent = self._agent_for(kind)
@@ -138,3 +149,11 @@ class HeuristicAgent(Baseline):
 def heuristic_agent(**options) -> HeuristicAgent:
     """The ``heuristic`` agent (``options``: ``reasoning``, ``name``)."""
     return HeuristicAgent(**options)
+
+
+def subsumption_agent(**options) -> HeuristicAgent:
+    """The ``subsumption`` agent: the ``heuristic`` agent with :class:`SubsumptionParser` (generic
+    masking and template subsumption) for log parsing instead of Drain (``options``:
+    ``reasoning``, ``name``)."""
+    options.setdefault("name", "subsumption")
+    return HeuristicAgent(baselines={SubsumptionParser.kind: SubsumptionParser}, **options)
