@@ -380,7 +380,8 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     tables.write(board, run_path)
     absent = read_header(run_path).get("absent_domains", [])
     if as_json:
-        _print_json({"run_dir": str(run_path), "leaderboard": board, "absent_domains": absent}, out)
+        _print_json({"run_dir": str(run_path), "leaderboard": board, **({"absent_domains": absent} if absent else {})},
+                    out)
     else:
         print(tables.markdown(board), file=out)
         if absent:
