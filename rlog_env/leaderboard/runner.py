@@ -194,15 +194,20 @@ def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> li
     """What agents may fit on: the train split of each task, in the domains the source allows
     (the simulator never gives an unseen family or fault type: the seen/unseen comparison must
     measure generalisation), under the run's protocol (LogHub's ``unseen`` has no train sample
-    of a held-out system)."""
+    of a held-out system: of the domains named, those it keeps, else every one it keeps)."""
     spec = SOURCES[config.source]
-    options = _source_options(config.source, spec.fit_domains(config.domains), config.difficulty,
-                              protocol=config.protocol)
+    domains = spec.fit_domains(config.domains)
+    options = _source_options(config.source, None, config.difficulty, protocol=config.protocol)
     samples = []
     for p in plans:
         if investigates(p.env_id):
             continue
-        train = load_source(config.source, p.task, split="train", data_dir=data_dir, **options)
+        fit_domains = domains
+        if domains and config.protocol is not None:
+            kept = load_source(config.source, p.task, split="train", data_dir=data_dir, **options).domains
+            fit_domains = tuple(d for d in domains if d in kept) or None
+        train = load_source(config.source, p.task, split="train", data_dir=data_dir,
+                            **({"domains": list(fit_domains)} if fit_domains else {}), **options)
         count = len(train) if train.finite else FIT_ENDLESS_EPISODES
         samples.extend(train[i] for i in range(count))
     return samples

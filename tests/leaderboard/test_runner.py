@@ -197,6 +197,12 @@ def test_loghub_unseen_protocol_fits_on_seen_systems_only_and_reports_both_rows(
     assert header["config"]["protocol"] == "unseen"
     assert header.get("absent_domains", []) == sorted(set(loghub.HELD_OUT) - present)
     assert rescore(run, data_dir) == []
+    # named systems: fit on those the protocol keeps in train, or on every seen one when it keeps none
+    for named, fitted in ((["Android", "Linux"], {"Linux"}), (["Android"], present - set(loghub.HELD_OUT))):
+        agent = _RecordingAgent()
+        frame = evaluate([agent], ["RLog/LogParsing-v0"], source="loghub", data_dir=data_dir, protocol="unseen",
+                         domains=named, run_dir=tmp_path / "-".join(named))
+        assert {domain for domain, _, _ in agent.fitted} == fitted and set(frame.domain) == set(named)
     # the default protocol is today's: no key in config.json (runs made before it resume), no
     # unseen episode, no seen/unseen breakdown
     default = evaluate([_RecordingAgent()], ["RLog/LogParsing-v0"], source="loghub", data_dir=data_dir,
