@@ -364,7 +364,8 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
                  as_json: bool = False, out=None, reasoning: str | None = None,
-                 agent_options: Sequence[str] = (), allow_errors: bool = False, protocol: str | None = None) -> int:
+                 agent_options: Sequence[str] = (), allow_errors: bool = False,
+                 protocol: str | None = None) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
     from rlog_env.leaderboard.results import read_header, read_results

@@ -460,7 +460,8 @@ class Aggregate:
         for task in order:
             column = task_column(task)
             columns[task] = column if column not in columns.values() else task
-        rows = [{"agent": agent, "tasks": {columns[task]: cell.result(str(cell.source) in self._unseen_sources)
+        unseen = self._unseen_sources
+        rows = [{"agent": agent, "tasks": {columns[task]: cell.result(str(cell.source) in unseen)
                                            for task, cell in tasks.items()}}
                 for agent, tasks in self._cells.items()]
         return {"rows": rows, "tasks": [columns[task] for task in order]}
