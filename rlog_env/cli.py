@@ -367,24 +367,29 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                  episodes: int | None, data_dir: str | None, reward: str, run_dir: str | None,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
                  as_json: bool = False, out=None, reasoning: str | None = None,
-                 agent_options: Sequence[str] = (), allow_errors: bool = False) -> int:
+                 agent_options: Sequence[str] = (), allow_errors: bool = False,
+                 protocol: str | None = None) -> int:
     """Run an evaluation, print the leaderboard and the run directory."""
     from rlog_env.leaderboard import tables
-    from rlog_env.leaderboard.results import read_results
+    from rlog_env.leaderboard.results import read_header, read_results
     from rlog_env.leaderboard.runner import default_agents, run, with_trivial_baselines
 
     out = out or sys.stdout
     run_path = run(with_trivial_baselines(agents or default_agents(envs), envs), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
                    domains=domains, difficulty=difficulty, reasoning=reasoning,
-                   agent_options=parse_agent_options(agent_options or ()),
+                   agent_options=parse_agent_options(agent_options or ()), protocol=protocol,
                    progress=not as_json and out is sys.stdout)
     board = tables.leaderboard(read_results(run_path))  # streamed: memory does not grow with episodes
     tables.write(board, run_path)
+    absent = read_header(run_path).get("absent_domains", [])
     if as_json:
-        _print_json({"run_dir": str(run_path), "leaderboard": board}, out)
+        _print_json({"run_dir": str(run_path), "leaderboard": board, **({"absent_domains": absent} if absent else {})},
+                    out)
     else:
         print(tables.markdown(board), file=out)
+        if absent:
+            print(f"absent from the data directory (held out, not evaluated): {', '.join(absent)}", file=out)
         print(f"run directory: {run_path}", file=out)
     failed = [r for r in read_results(run_path) if r.get("error") is not None]
     if failed and not allow_errors:
@@ -662,6 +667,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="episodes per environment (default: a finite split completely; 100 from the simulator)")
     p.add_argument("--domains", nargs="+", default=None)
     p.add_argument("--difficulty", default=None, help="simulator difficulty: easy, medium, hard")
+    having = ", ".join(name for name, spec in SOURCES.items() if "protocol" in spec.option_names)
+    p.add_argument("--protocol", default=None,
+                   help=f"the source's evaluation protocol, for {having or 'no source'}: 'unseen' fits agents "
+                        "on the seen systems only and reports seen and unseen rows (default: every system seen)")
     p.add_argument("--reward", choices=SCHEMES, default="rlog")
     p.add_argument("--reasoning", choices=FORMATS, default=None,
                    help="the output format of the built-in agents (default: each agent's own, think-first)")
@@ -856,7 +865,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return eval_command(args.agents, args.envs, args.source, args.split, args.episodes,
                                 args.data_dir, args.reward, args.run_dir, args.batch_size,
                                 args.domains, args.difficulty, args.json, reasoning=args.reasoning,
-                                agent_options=args.agent_option, allow_errors=args.allow_errors)
+                                agent_options=args.agent_option, allow_errors=args.allow_errors,
+                                protocol=args.protocol)
         if args.command == "leaderboard":
             return leaderboard_command(args.runs, args.json)
         if args.command == "rescore":

@@ -50,6 +50,38 @@ def test_eval_on_a_real_split_and_bad_names(tmp_path, data_dir, capsys):
     assert cli.main(["leaderboard", str(tmp_path / "missing")]) == 2
 
 
+def test_eval_protocol_unseen_reports_seen_unseen_and_absent_systems(tmp_path, data_dir, capsys):
+    import shutil
+
+    # A data directory lacking three of the four held-out systems (copies of the real files:
+    # a link out of the data directory is refused): Linux and HDFS seen, Thunderbird held out.
+    root = tmp_path / "data"
+    for system, corrected in (("Linux", "loghub2_2k_corrected"), ("HDFS", "loghub2_2k_corrected"),
+                              ("Thunderbird", "loghub2_2k_corrected")):
+        for rel in (f"loghub/{system}/{system}_2k.log_structured.csv",
+                    f"{corrected}/{system}/{system}_2k.log_structured_corrected.csv"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(data_dir / rel, root / rel)
+    run = tmp_path / "run"
+    args = ["eval", "--source", "loghub", "--protocol", "unseen", "--envs", "RLog/LogParsing-v0",
+            "--agents", "heuristic", "--data-dir", str(root), "--run-dir", str(run)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "**Seen vs unseen systems and faults (mean reward)**" in out and "| heuristic | LogParsing |" in out
+    assert "absent from the data directory (held out, not evaluated): Android, Windows, Zookeeper" in out
+    assert json.loads((run / "config.json").read_text())["absent_domains"] == ["Android", "Windows", "Zookeeper"]
+    assert cli.main(args + ["--json"]) == 0  # resumed: nothing left to play
+    board = json.loads(capsys.readouterr().out)
+    assert board["absent_domains"] == ["Android", "Windows", "Zookeeper"]
+    by_domain = board["leaderboard"]["rows"][0]["tasks"]["LogParsing"]["by_domain"]
+    assert {"seen", "unseen", "domain:Thunderbird", "domain:Linux", "domain:HDFS"} <= set(by_domain)
+    assert cli.main(["rescore", str(run), "--data-dir", str(root)]) == 0
+    capsys.readouterr()
+    # a source without protocols: the error names the sources that have one
+    assert cli.main(["eval", "--protocol", "unseen", "--run-dir", str(tmp_path / "sim")]) == 2
+    assert "protocol applies to source(s) loghub; source 'sim' has none" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("reasoning", ["answer-first", "none", "think-first"])
 def test_eval_reasoning_makes_the_builtin_agents_write_that_format(tmp_path, capsys, reasoning):
     from rlog_env.envs import default_env_ids

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -125,7 +125,9 @@ class SourceSpec:
         return self.training_domains(domains) if self.training_domains else domains
 
 
-def _real(module) -> Callable:
+def _real(module, absent: Callable | None = None) -> Callable:
+    """The opener of a real data set's ``module``; ``absent(root, task, **options)`` names the
+    domains its split names but the directory lacks (reported when no domains are asked for)."""
     def open_real(root: Path, task: str, split: str, domains, options: dict) -> FiniteSource:
         try:
             samples = module.load_samples(root, task, **options)
@@ -134,7 +136,9 @@ def _real(module) -> Callable:
             # every file again instead of mixing a cache from before the fix with new files.
             module.clear_cache()
             raise
-        return finite_source(module.NAME, task, split, samples, domains, module.domains(root, task))
+        source = finite_source(module.NAME, task, split, samples, domains, module.domains(root, task))
+        missing = absent(root, task, **options) if absent is not None and domains is None else ()
+        return replace(source, absent=missing) if missing else source
 
     return open_real
 
@@ -208,9 +212,12 @@ register_source(SourceSpec(
                 "measure generalisation) or family names.",
 ))
 register_source(SourceSpec(
-    loghub.NAME, loghub.TASKS, _real(loghub),
+    loghub.NAME, loghub.TASKS, _real(loghub, loghub.absent_systems),
     options=(SourceOption("ground_truth", '``"corrected"`` (default) or ``"original"`` templates.',
-                          tasks=("log_parsing",)),),
+                          tasks=("log_parsing",)),
+             SourceOption("protocol", '``"within"`` (default: every system in both splits) or '
+                          f'``"unseen"`` (leave systems out: {", ".join(loghub.HELD_OUT)} have no train '
+                          "samples; test samples say ``unseen``).", prepare=loghub.check_protocol)),
     description="LogHub 2k samples", domains_doc="the LogHub systems (``rlog envs`` lists them).",
 ))
 register_source(SourceSpec(loglm.NAME, loglm.TASKS, _real(loglm), description="LogLM instruction data",

@@ -269,7 +269,9 @@ class FiniteSource:
     """A finite, indexed list of samples of one task and split (a real data set).
 
     ``source[i]`` is sample ``i``; ``len(source)`` the split's size. Each sample's ``meta``
-    carries ``source``, ``split`` and ``index``.
+    carries ``source``, ``split`` and ``index``. ``absent`` names the domains the source's split
+    names but the data directory lacks (LogHub's held-out systems under ``protocol="unseen"``):
+    reported beside the results, not an error.
     """
 
     name: str
@@ -277,6 +279,7 @@ class FiniteSource:
     split: str
     samples: tuple[Sample, ...]
     description: str = ""
+    absent: tuple[str, ...] = ()
     finite = True  # every sample can be walked by index (the simulator's train stream cannot)
 
     def __len__(self) -> int:

@@ -23,16 +23,26 @@ than ``<*>`` in it (a ``<NAME>`` token such as ``<NUM>``) that the message does 
 rewritten to ``<*>``, if the template then matches. Mac's ``sts:<NUM>_rsn:<NUM>`` (20 lines, in
 ``loghub/`` and ``loghub2_2k_corrected/``) becomes ``sts:<*>_rsn:<*>``; HPC's ``<ok>``, which
 its messages contain, stays.
+
+**Protocols.** ``protocol="within"`` (the default) fits and evaluates on every system: each
+system's messages are divided between ``train`` and ``test`` by content, so no system is ever
+unseen. ``protocol="unseen"`` is a fixed leave-systems-out split of LogHub's 16 systems: the
+systems in :data:`HELD_OUT` have no ``train`` samples (an agent never fits on them), while
+``test`` keeps every system's test samples, the same ones as under ``"within"``, each with
+``facts["unseen"]`` saying whether its system is held out, so results break down into seen and
+unseen rows as on the simulator. A held-out system missing from the data directory is reported by
+:func:`absent_systems`, never an error: the split does not depend on what the directory holds.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from rlog_env.datasets.base import DataError, content_split, is_present, read_csv, read_lines
+from rlog_env.datasets.base import TRAIN, DataError, content_split, is_present, read_csv, read_lines
 from rlog_env.tasks import Sample
 from rlog_env.tasks.anomaly_detection import ABNORMAL, NORMAL
 from rlog_env.tasks.parsing_metric import VARIABLE, match_variables
@@ -42,6 +52,27 @@ TASKS = ("log_parsing", "anomaly_detection")
 GROUND_TRUTHS = ("corrected", "original")
 _CORRECTED_DIRS = ("loghub2_2k_corrected", "loghub_2k_corrected")
 AD_SYSTEM = "BGL"
+
+# The 16 systems of LogHub's 2k samples and their kinds (Zhu et al., ISSRE 2023, Table 1).
+SYSTEM_KINDS = {
+    "HDFS": "distributed system", "Hadoop": "distributed system", "Spark": "distributed system",
+    "Zookeeper": "distributed system", "OpenStack": "distributed system",
+    "BGL": "supercomputer", "HPC": "supercomputer", "Thunderbird": "supercomputer",
+    "Windows": "operating system", "Linux": "operating system", "Mac": "operating system",
+    "Android": "mobile system", "HealthApp": "mobile system",
+    "Apache": "server application", "OpenSSH": "server application",
+    "Proxifier": "standalone software",
+}
+WITHIN, UNSEEN = "within", "unseen"
+PROTOCOLS = (WITHIN, UNSEEN)
+# The systems protocol "unseen" holds out: a quarter of the 16, one of each of four kinds, each
+# kind keeping seen systems (Zookeeper: HDFS, Hadoop, Spark, OpenStack; Thunderbird: BGL, HPC;
+# Windows: Linux, Mac; Android: HealthApp), so an unseen row asks for a new system of a known
+# kind, as R-Log's unseen systems do. Not BGL, which anomaly detection needs; not a system the
+# simulator's seen families model (Zookeeper is its held-out family). Every LogLM parsing input is
+# a LogHub message, Zookeeper's too (KNOWN_OVERLAPS): a model trained on LogLM has read Zookeeper.
+# Fixed: it never depends on the data directory; changing it changes every unseen result.
+HELD_OUT = ("Android", "Thunderbird", "Windows", "Zookeeper")
 
 
 def systems(root: Path) -> tuple[str, ...]:
@@ -210,13 +241,42 @@ def anomaly_samples(root: Path) -> tuple[Sample, ...]:
     )
 
 
-def load_samples(root: Path, task: str, ground_truth: str = "corrected") -> tuple[Sample, ...]:
-    """All LogHub samples of ``task``, each with ``meta["split"]`` set."""
+def load_samples(root: Path, task: str, ground_truth: str = "corrected",
+                 protocol: str = WITHIN) -> tuple[Sample, ...]:
+    """All LogHub samples of ``task``, each with ``meta["split"]`` set, under ``protocol``."""
     if ground_truth not in GROUND_TRUTHS:
         raise ValueError(f"ground_truth expects 'corrected' or 'original', got {ground_truth!r}")
+    check_protocol(protocol)
     if task == "log_parsing":
-        return parsing_samples(root, ground_truth)
-    return anomaly_samples(root)
+        samples = parsing_samples(root, ground_truth)
+    else:
+        samples = anomaly_samples(root)
+    return samples if protocol == WITHIN else _leave_systems_out(samples)
+
+
+def check_protocol(protocol: str) -> str:
+    """``protocol`` if it is one of :data:`PROTOCOLS`, else a ``ValueError`` naming them."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol expects one of {', '.join(map(repr, PROTOCOLS))} ('within': every "
+                         f"system fitted and evaluated; 'unseen': {', '.join(HELD_OUT)} held out of "
+                         f"fitting), got {protocol!r}")
+    return protocol
+
+
+def _leave_systems_out(samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
+    """Protocol ``unseen``: no train sample of a held-out system; every sample says whether its
+    system is held out (``facts["unseen"]``)."""
+    return tuple(replace(s, facts={**s.facts, "unseen": s.domain in HELD_OUT}) for s in samples
+                 if not (s.domain in HELD_OUT and s.meta["split"] == TRAIN))
+
+
+def absent_systems(root: Path, task: str, protocol: str = WITHIN, **options) -> tuple[str, ...]:
+    """The held-out systems of ``protocol`` that ``task`` could have but the data directory lacks
+    (reported beside the unseen rows: they cover only the held-out systems present)."""
+    if protocol != UNSEEN or task != "log_parsing":  # anomaly detection has BGL alone, never held out
+        return ()
+    present = systems(root)
+    return tuple(s for s in HELD_OUT if s not in present)
 
 
 def clear_cache() -> None:

@@ -350,10 +350,11 @@ class _Cell:
 
     def __init__(self, task: str, source: Any):
         self.task = task
+        self.source = source
         spec = SOURCES.get(source) if isinstance(source, str) else None
-        # Whether the seen/unseen breakdown applies: the source says so; for a source that is
-        # not registered, whether any of its records says an episode is unseen.
-        self.marks_unseen: bool | None = spec.marks_unseen if spec is not None else None
+        # Whether the seen/unseen breakdown applies: the source says so (the simulator), or
+        # any record of the source says an episode is unseen (LogHub's protocol "unseen").
+        self.marks_unseen = bool(spec is not None and spec.marks_unseen)
         self.rewards, self.latency = ExactSum(), ExactSum()
         self.valid = 0
         self.errors = 0  # episodes whose agent failed (a request that finally failed)
@@ -383,7 +384,9 @@ class _Cell:
             self.by_category.setdefault(category, ExactSum()).add(reward)
         self.fields.add(record, key)
 
-    def result(self) -> dict[str, Any]:
+    def result(self, source_marks_unseen: bool = False) -> dict[str, Any]:
+        """The cell's leaderboard entry; ``source_marks_unseen``: a record of its source (in any
+        cell) says an episode is unseen, so its seen/unseen breakdown applies here too."""
         n = self.rewards.count
         mean = self.rewards.mean()
         low, high = self.reward_ci.interval() if n > 1 else (mean, mean)
@@ -401,14 +404,14 @@ class _Cell:
             "errors": self.errors,
             "episodes_per_s": float(n / latency) if latency > 0 else math.inf,
             "metrics": self.fields.values(),
-            "by_domain": self._by_domain(),
+            "by_domain": self._by_domain(source_marks_unseen),
             # The mean return per fault category, with its count (records that name one: investigations).
             **({"by_category": by_category} if by_category else {}),
         }
 
-    def _by_domain(self) -> dict[str, float]:
+    def _by_domain(self, source_marks_unseen: bool) -> dict[str, float]:
         out = {}
-        marks = self.marks_unseen if self.marks_unseen is not None else True in self.by_unseen
+        marks = self.marks_unseen or source_marks_unseen or True in self.by_unseen
         if marks:
             for unseen, name in ((False, "seen"), (True, "unseen")):
                 if unseen in self.by_unseen:
@@ -429,6 +432,7 @@ class Aggregate:
 
     def __init__(self) -> None:
         self._cells: dict[str, dict[str, _Cell]] = {}
+        self._unseen_sources: set[str] = set()  # sources with a record that says unseen
 
     def add(self, record: Mapping[str, Any]) -> None:
         tasks = self._cells.setdefault(str(record["agent"]), {})
@@ -439,6 +443,9 @@ class Aggregate:
                 raise ValueError(f"an episode record's task must be a task name, got {task!r}")
             cell = tasks[task] = _Cell(task, record.get("source"))
         cell.add(record)
+        unseen = record.get("unseen")
+        if isinstance(unseen, (bool, np.bool_)) and unseen:
+            self._unseen_sources.add(str(cell.source))
 
     def extend(self, records: Iterable[Mapping[str, Any]]) -> "Aggregate":
         for record in records:
@@ -453,7 +460,9 @@ class Aggregate:
         for task in order:
             column = task_column(task)
             columns[task] = column if column not in columns.values() else task
-        rows = [{"agent": agent, "tasks": {columns[task]: cell.result() for task, cell in tasks.items()}}
+        unseen = self._unseen_sources
+        rows = [{"agent": agent, "tasks": {columns[task]: cell.result(str(cell.source) in unseen)
+                                           for task, cell in tasks.items()}}
                 for agent, tasks in self._cells.items()]
         return {"rows": rows, "tasks": [columns[task] for task in order]}
 

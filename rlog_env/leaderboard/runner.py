@@ -87,6 +87,7 @@ class EvalConfig:
     fit: bool = True
     reasoning: str | None = None  # the format built-in agents were made with (None: their own)
     agent_options: tuple[tuple[str, Any], ...] = ()  # set on every agent that has them
+    protocol: str | None = None  # the source's protocol (None: its default), e.g. loghub's "unseen"
 
     def __post_init__(self) -> None:
         known = {**ENVIRONMENTS, **INVESTIGATION_ENVIRONMENTS}
@@ -105,6 +106,20 @@ class EvalConfig:
             raise ValueError("agents expects at least one agent")
         if len(set(self.agents)) != len(self.agents):
             raise ValueError(f"agents must have distinct names, got {list(self.agents)}")
+        if self.protocol is not None:
+            check_protocol(self.source, self.protocol)
+
+
+def check_protocol(source: str, protocol: str) -> None:
+    """Raise a ``ValueError`` unless ``source`` takes the option ``protocol`` with this value (the
+    source's own check names its values); the message names the sources that take one."""
+    spec = SOURCES[source]
+    if "protocol" not in spec.option_names:
+        having = [name for name, other in SOURCES.items() if "protocol" in other.option_names]
+        itself = " (it reports seen and unseen rows by itself)" if spec.marks_unseen else ""
+        raise ValueError(f"protocol applies to source(s) {', '.join(having) or 'none registered'}; source "
+                         f"{source!r} has none{itself}: evaluate one of those, or leave protocol unset")
+    spec.prepare_options({"protocol": protocol})
 
 
 @dataclass
@@ -118,23 +133,26 @@ class Plan:
     indices: Sequence[int] = range(0)
 
 
-def _source_options(source: str, domains, difficulty, incidents: bool = False) -> dict[str, Any]:
+def _source_options(source: str, domains, difficulty, incidents: bool = False,
+                    protocol: str | None = None) -> dict[str, Any]:
     """The keyword arguments of a run's sources (its incident source's, with ``incidents``):
     its domains, and its difficulty where the source takes one (it is ignored elsewhere, as a
-    run over several sources needs)."""
+    run over several sources needs); the one-step source's ``protocol`` when one is set."""
     options: dict[str, Any] = {}
     if domains:
         options["domains"] = list(domains)
     spec = INCIDENT_SOURCES.get(source) if incidents else SOURCES.get(source)
     if difficulty and spec is not None and "difficulty" in [o.name for o in spec.options]:
         options["difficulty"] = difficulty
+    if protocol is not None and not incidents:
+        options["protocol"] = protocol
     return options
 
 
 def plan(config: EvalConfig, data_dir=None) -> list[Plan]:
     """The environments a run covers (those the source serves) and their sample indices."""
     spec = SOURCES[config.source]
-    options = _source_options(config.source, config.domains, config.difficulty)
+    options = _source_options(config.source, config.domains, config.difficulty, protocol=config.protocol)
     plans = []
     for env_id in config.envs:
         if investigates(env_id):
@@ -175,14 +193,21 @@ def samples_hash(plans: Sequence[Plan]) -> str:
 def _training_samples(config: EvalConfig, plans: Sequence[Plan], data_dir) -> list:
     """What agents may fit on: the train split of each task, in the domains the source allows
     (the simulator never gives an unseen family or fault type: the seen/unseen comparison must
-    measure generalisation)."""
+    measure generalisation), under the run's protocol (LogHub's ``unseen`` has no train sample
+    of a held-out system: of the domains named, those it keeps, else every one it keeps)."""
     spec = SOURCES[config.source]
-    options = _source_options(config.source, spec.fit_domains(config.domains), config.difficulty)
+    domains = spec.fit_domains(config.domains)
+    options = _source_options(config.source, None, config.difficulty, protocol=config.protocol)
     samples = []
     for p in plans:
         if investigates(p.env_id):
             continue
-        train = load_source(config.source, p.task, split="train", data_dir=data_dir, **options)
+        fit_domains = domains
+        if domains and config.protocol is not None:
+            kept = load_source(config.source, p.task, split="train", data_dir=data_dir, **options).domains
+            fit_domains = tuple(d for d in domains if d in kept) or None
+        train = load_source(config.source, p.task, split="train", data_dir=data_dir,
+                            **({"domains": list(fit_domains)} if fit_domains else {}), **options)
         count = len(train) if train.finite else FIT_ENDLESS_EPISODES
         samples.extend(train[i] for i in range(count))
     return samples
@@ -255,6 +280,7 @@ def run(
     reasoning: str | None = None,
     agent_options: Mapping[str, Any] | None = None,
     retry_failed: bool = True,
+    protocol: str | None = None,
 ) -> Path:
     """Evaluate ``agents``, append every episode to ``results.jsonl`` of the run directory, and
     return the directory.
@@ -264,7 +290,10 @@ def run(
     answer is scored under its agent's format); ``agent_options`` (``{"max_concurrency": 1}``)
     are set on every agent that has them (an option none has is an error that suggests the
     closest one); ``retry_failed`` (default) plays again, on resuming, the episodes whose agent
-    failed (their ``error`` set). ``envs`` defaults to
+    failed (their ``error`` set). ``protocol`` is the source's (``"unseen"``: LogHub's
+    leave-systems-out split; agents fit on the seen systems only, records say ``unseen``); the
+    domains its split names but the data directory lacks are saved as ``absent_domains`` in
+    config.json. ``envs`` defaults to
     :func:`~rlog_env.envs.default_env_ids`. ``run_dir`` defaults to a new ``runs/<UTC time>``;
     an existing run directory with the same configuration is resumed.
     """
@@ -280,7 +309,7 @@ def run(
         envs=tuple(envs or default_env_ids()), source=source, split=split, episodes=episodes,
         reward=reward, domains=tuple(domains) if domains else None, difficulty=difficulty,
         batch_size=batch_size, fit=fit, reasoning=reasoning,
-        agent_options=tuple(sorted((agent_options or {}).items())),
+        agent_options=tuple(sorted((agent_options or {}).items())), protocol=protocol,
     )
     plans = plan(config, data_dir)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(DEFAULT_RUNS_DIR)
@@ -288,6 +317,11 @@ def run(
     if progress:  # first, so a long run can be followed (and resumed) from its directory
         print(f"run directory: {run_path}", flush=True)
     header = {"config": _config_of(config), "version": __version__, "samples_sha256": samples_hash(plans)}
+    absent = absent_domains(plans)
+    if absent:  # only then, so a run made before the key existed resumes
+        header["absent_domains"] = absent
+        if progress:
+            print(f"absent from the data directory (not evaluated): {', '.join(absent)}", flush=True)
     header = json.loads(json.dumps(header))  # as it reads back from config.json (lists, not tuples)
     config_path = run_path / CONFIG
     if config_path.exists():
@@ -316,6 +350,12 @@ def run(
     return run_path
 
 
+def absent_domains(plans: Sequence[Plan]) -> list[str]:
+    """The domains a run's sources name but the data directory lacks (LogHub's held-out systems
+    under ``protocol="unseen"``), sorted."""
+    return sorted({d for p in plans for d in getattr(p.source, "absent", ())})
+
+
 def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequence[Agent], done: EpisodeSet,
                   writer: ResultsWriter, data_dir, fit: bool, progress: bool) -> None:
     """Ask each agent every episode not in ``done``, score the answers, append the records."""
@@ -336,7 +376,8 @@ def _run_episodes(config: EvalConfig, plans: Sequence[Plan], agent_objects: Sequ
             for p in plans:
                 # One environment per live episode of a batch, made once and reset per episode.
                 envs: list[gym.Env] = []
-                options = _source_options(config.source, config.domains, config.difficulty, investigates(p.env_id))
+                options = _source_options(config.source, config.domains, config.difficulty, investigates(p.env_id),
+                                          config.protocol)
                 # Drawn lazily, a batch at a time: no list of every index still to do.
                 todo = (i for i in p.indices if (agent.name, p.env_id, i) not in done)
                 while batch := list(itertools.islice(todo, config.batch_size)):
@@ -461,8 +502,8 @@ def _replay(env: gym.Env, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _config_of(config: EvalConfig) -> dict[str, Any]:
-    """The run's configuration as config.json holds it; ``reasoning`` only when set, so a run
-    made before the option existed resumes."""
+    """The run's configuration as config.json holds it; ``reasoning``, ``agent_options`` and
+    ``protocol`` only when set, so a run made before the option existed resumes."""
     fields = asdict(config)
     if fields["reasoning"] is None:
         del fields["reasoning"]
@@ -470,6 +511,8 @@ def _config_of(config: EvalConfig) -> dict[str, Any]:
         fields["agent_options"] = dict(fields["agent_options"])
     else:  # only when set, so a run made before the option existed resumes
         del fields["agent_options"]
+    if fields["protocol"] is None:  # likewise
+        del fields["protocol"]
     return fields
 
 
@@ -569,7 +612,7 @@ def rescore(run_dir: str | Path, data_dir=None) -> list[dict[str, Any]]:
         key = (record["env"], record["reasoning"])
         if key not in envs:
             options = _source_options(source, config.get("domains"), config.get("difficulty"),
-                                      investigates(record["env"]))
+                                      investigates(record["env"]), config.get("protocol"))
             envs[key] = _make(record["env"], source, config["split"], data_dir, record["reasoning"],
                               config["reward"], options)
         env = envs[key]

@@ -369,6 +369,56 @@ def test_bgl_anomaly_labels(data_dir):
             assert s.meta["occurrences"] == occurrences[content_of[s.meta["line_id"]]]
 
 
+# -- LogHub's leave-systems-out protocol -------------------------------------------------------
+
+def test_the_held_out_systems_are_a_fixed_quarter_spanning_kinds():
+    kinds = loghub.SYSTEM_KINDS
+    assert len(kinds) == 16 and set(loghub.HELD_OUT) <= set(kinds)
+    assert len(loghub.HELD_OUT) == 4 and len({kinds[s] for s in loghub.HELD_OUT}) == 4
+    for system in loghub.HELD_OUT:  # a new system of a known kind: its kind keeps seen systems
+        assert [s for s, kind in kinds.items() if kind == kinds[system] and s not in loghub.HELD_OUT]
+    assert loghub.AD_SYSTEM not in loghub.HELD_OUT
+
+
+def test_protocol_unseen_keeps_held_out_systems_out_of_train(data_dir, loghub_systems):
+    for task in LOGHUB_TASKS:
+        within = {split: load_source("loghub", task, split=split, data_dir=data_dir) for split in SPLITS}
+        unseen = {split: load_source("loghub", task, split=split, data_dir=data_dir, protocol="unseen")
+                  for split in SPLITS}
+        # the default protocol is today's: no sample says whether it is unseen
+        assert all("unseen" not in s.facts for split in SPLITS for s in within[split].samples)
+        assert [s.meta["id"] for s in unseen["train"].samples] == [
+            s.meta["id"] for s in within["train"].samples if s.domain not in loghub.HELD_OUT]
+        assert not set(unseen["train"].domains) & set(loghub.HELD_OUT)
+        # test: every system's test samples, the same as under "within", each saying if it is unseen
+        assert [(s.meta["id"], s.logs, s.reference) for s in unseen["test"].samples] == [
+            (s.meta["id"], s.logs, s.reference) for s in within["test"].samples]
+        assert all(s.facts["unseen"] == (s.domain in loghub.HELD_OUT) for s in unseen["test"].samples)
+        assert unseen["test"].absent == ()  # the default data lacks none of them
+    held = set(loghub.HELD_OUT) & set(loghub_systems)
+    assert held, "shared/data holds none of the held-out systems"
+    assert set(load_source("loghub", "log_parsing", split="test", data_dir=data_dir,
+                           protocol="unseen").domains) == set(loghub_systems)
+    with pytest.raises(ValueError, match="protocol expects one of 'within', 'unseen'"):
+        load_source("loghub", "log_parsing", data_dir=data_dir, protocol="leave-one-out")
+    with pytest.raises(TypeError, match="unknown option.*protocol"):
+        load_source("sim", "log_parsing", protocol="unseen")
+
+
+def test_a_held_out_system_absent_from_the_data_dir_is_reported_not_an_error(data_dir, tmp_path):
+    # Linux (seen) and Thunderbird (held out) only: Android, Windows and Zookeeper are absent
+    _copy(data_dir, tmp_path, LINUX_CSV, LINUX_CORRECTED, "loghub/Thunderbird/Thunderbird_2k.log_structured.csv",
+          "loghub2_2k_corrected/Thunderbird/Thunderbird_2k.log_structured_corrected.csv")
+    test = _loghub_parsing(tmp_path, split="test", protocol="unseen")
+    assert test.absent == ("Android", "Windows", "Zookeeper")
+    assert test.domains == ("Linux", "Thunderbird")
+    assert {s.domain for s in test.samples if s.facts["unseen"]} == {"Thunderbird"}
+    assert _loghub_parsing(tmp_path, split="train", protocol="unseen").domains == ("Linux",)
+    assert _loghub_parsing(tmp_path, split="test").absent == ()  # no protocol, nothing held out
+    # asked for named systems, the run covers just those: nothing is reported absent
+    assert _loghub_parsing(tmp_path, split="test", protocol="unseen", domains=["Linux"]).absent == ()
+
+
 # -- caching ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("source, task", [("loghub", "log_parsing"), ("loglm", "root_cause_analysis")])

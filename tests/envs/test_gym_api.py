@@ -334,11 +334,12 @@ def test_render_ansi(data_dir):
     ("log_interpretation", {"source": "loghub"}, "loghub", ["loglm"]),
     ("root_cause_analysis", {"source": "loghub"}, "loghub", ["loglm"]),
     ("log_parsing", {"ground_truth": "bogus", "source": "loghub"}, "bogus", ["corrected", "original"]),
+    ("log_parsing", {"protocol": "leave-one-out", "source": "loghub"}, "leave-one-out", ["within", "unseen"]),
     ("anomaly_detection", {"difficulty": "brutal"}, "brutal", ["easy", "medium", "hard"]),
     ("anomaly_detection", {"granularity": "token"}, "token", ["window", "line"]),
     ("anomaly_detection", {"render_mode": "rgb_array"}, "rgb_array", ["ansi"]),
 ], ids=["source", "split", "reasoning", "reward", "domains", "domains-sim", "domains-loglm",
-        "domains-ad", "li-loghub", "rc-loghub", "ground_truth", "difficulty", "granularity",
+        "domains-ad", "li-loghub", "rc-loghub", "ground_truth", "protocol", "difficulty", "granularity",
         "render_mode"])
 def test_bad_arguments_raise_value_error(data_dir, task, kwargs, bad, valid):
     with warnings.catch_warnings():
@@ -349,6 +350,19 @@ def test_bad_arguments_raise_value_error(data_dir, task, kwargs, bad, valid):
     assert bad in message
     for name in valid:
         assert name in message, (name, message)
+
+
+def test_loghub_unseen_protocol_says_unseen_for_a_held_out_system(data_dir):
+    from rlog_env.datasets import loghub
+
+    env = gym.make(ENV_ID["log_parsing"], source="loghub", split="test", protocol="unseen", data_dir=data_dir)
+    flags = {}
+    for index in range(len(env.unwrapped.source)):
+        _, info = env.reset(options={"index": index})
+        if info["domain"] not in flags:
+            flags[info["domain"]] = env.step("<answer>x</answer>")[4]["unseen"]
+    assert flags == {system: system in loghub.HELD_OUT for system in flags}
+    assert set(flags) & set(loghub.HELD_OUT) and set(flags) - set(loghub.HELD_OUT)
 
 
 @pytest.mark.parametrize("task, kwargs, option", [

@@ -82,7 +82,8 @@ def _reference_board(frame):
             else:
                 metrics = _reference_text_metrics(predicted, references)
             by_domain = {}
-            if SOURCES[group["source"].iloc[0]].marks_unseen:
+            source = group["source"].iloc[0]  # marks unseen by itself, or a record of it says unseen
+            if SOURCES[source].marks_unseen or frame[frame.source == source].unseen.any():
                 for unseen, part in group.groupby("unseen"):
                     by_domain["unseen" if unseen else "seen"] = _mean(r["total"] for r in part["reward"])
             for domain, part in group.groupby("domain"):
@@ -118,6 +119,14 @@ def test_streamed_board_equals_the_whole_frame_on_real_data(tmp_path, data_dir):
     frame = evaluate(_agents(), ENVS[:3], source="loglm", split="test", episodes=20, data_dir=data_dir,
                      run_dir=tmp_path / "run")
     assert Aggregate().extend(read_results(tmp_path / "run")).board() == _reference_board(frame)
+
+
+def test_streamed_board_equals_the_whole_frame_under_loghub_unseen_protocol(tmp_path, data_dir):
+    frame = evaluate(_agents(), ["RLog/LogParsing-v0"], source="loghub", protocol="unseen", data_dir=data_dir,
+                     domains=["Android", "Linux"], run_dir=tmp_path / "run")
+    expected = _reference_board(frame)
+    assert Aggregate().extend(read_results(tmp_path / "run")).board() == expected
+    assert {"seen", "unseen"} <= set(expected["rows"][0]["tasks"]["LogParsing"]["by_domain"])
 
 
 def test_text_metrics_streamed_equal_corpus_bleu():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rlog_env import load_source
 from rlog_env.agents.base import FunctionAgent
 from rlog_env.leaderboard import tables
 from rlog_env.leaderboard.results import read_results, repair
@@ -149,3 +150,68 @@ def test_plans_are_ranges_and_resumption_holds_runs_not_keys(tmp_path):
     evaluate(agents(), ENVS, episodes=30, run_dir=run, batch_size=7)
     done = recorded_episodes(run)
     assert len(done) == 2 * 2 * 30 and done.runs == 4  # one run of indices per (agent, env)
+
+
+class _RecordingAgent:
+    """Answers ``normal`` to everything; its ``fit`` records the system, split and facts of every
+    sample it is given."""
+
+    name, reasoning = "recording", "think-first"
+
+    def __init__(self):
+        self.fitted: list[tuple[str, str, dict]] = []
+
+    def fit(self, samples):
+        self.fitted += [(s.domain, s.meta["split"], dict(s.facts)) for s in samples]
+        return self
+
+    def act(self, observations):
+        return [NORMAL for _ in observations]
+
+
+def test_loghub_unseen_protocol_fits_on_seen_systems_only_and_reports_both_rows(tmp_path, data_dir):
+    from rlog_env.datasets import loghub
+    from rlog_env.leaderboard.results import read_header
+
+    agent = _RecordingAgent()
+    run = tmp_path / "run"
+    frame = evaluate([agent], ENVS, source="loghub", data_dir=data_dir, protocol="unseen", run_dir=run)
+    present = set(load_source("loghub", "log_parsing", data_dir=data_dir).domains)
+    # fit saw the train samples of the seen systems, every one of them, and no held-out system
+    assert {split for _, split, _ in agent.fitted} == {"train"}
+    assert {domain for domain, _, _ in agent.fitted} == present - set(loghub.HELD_OUT)
+    assert not any(facts["unseen"] for _, _, facts in agent.fitted)
+    # the run: every system's test samples, held-out ones recorded as unseen
+    parsing = frame[frame.task == "log_parsing"]
+    assert set(parsing.domain) == present
+    assert len(parsing) == len(load_source("loghub", "log_parsing", split="test", data_dir=data_dir))
+    assert all(r.unseen == (r.domain in loghub.HELD_OUT) for r in frame.itertuples())
+    assert parsing.unseen.any() and not parsing.unseen.all()
+    board = tables.leaderboard(read_results(run))
+    cells = board["rows"][0]["tasks"]
+    assert {"seen", "unseen"} <= set(cells["LogParsing"]["by_domain"])
+    assert cells["AnomalyDetection"]["by_domain"]["seen"] == cells["AnomalyDetection"]["reward"]  # BGL: seen
+    assert "unseen" not in cells["AnomalyDetection"]["by_domain"]
+    assert "| recording | LogParsing |" in tables.markdown(board)
+    header = read_header(run)
+    assert header["config"]["protocol"] == "unseen"
+    assert header.get("absent_domains", []) == sorted(set(loghub.HELD_OUT) - present)
+    assert rescore(run, data_dir) == []
+    # named systems: fit on those the protocol keeps in train, or on every seen one when it keeps none
+    for named, fitted in ((["Android", "Linux"], {"Linux"}), (["Android"], present - set(loghub.HELD_OUT))):
+        agent = _RecordingAgent()
+        frame = evaluate([agent], ["RLog/LogParsing-v0"], source="loghub", data_dir=data_dir, protocol="unseen",
+                         domains=named, run_dir=tmp_path / "-".join(named))
+        assert {domain for domain, _, _ in agent.fitted} == fitted and set(frame.domain) == set(named)
+    # the default protocol is today's: no key in config.json (runs made before it resume), no
+    # unseen episode, no seen/unseen breakdown
+    default = evaluate([_RecordingAgent()], ["RLog/LogParsing-v0"], source="loghub", data_dir=data_dir,
+                       episodes=20, run_dir=tmp_path / "default")
+    assert "protocol" not in read_header(tmp_path / "default")["config"] and not default.unseen.any()
+    assert "seen" not in tables.leaderboard(default)["rows"][0]["tasks"]["LogParsing"]["by_domain"]
+
+
+def test_a_protocol_on_a_source_without_one_names_those_that_have_it(tmp_path):
+    with pytest.raises(ValueError, match=r"protocol applies to source\(s\) loghub; source 'sim' has none"):
+        evaluate(agents(), ENVS, protocol="unseen", run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
