@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("eval", help="evaluate agents and print the leaderboard (the main job)")
     p.add_argument("--agents", nargs="+", default=None,
-                   help="built-in names (heuristic, constant-normal, echo, empty, smollm2-135m; for the "
+                   help="built-in names (heuristic, subsumption, constant-normal, echo, empty, smollm2-135m; for the "
                         "investigation environments scripted-investigator, answer-now, random-tools), "
                         "transformers:PATH_OR_ID, openai:MODEL@BASE_URL, python:module:callable (default: "
                         "the baselines of the environments run; on investigation environments the trivial "
@@ -693,7 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "afresh for each system on that system's 2,000 raw lines (no labels); each distinct "
                     "message is asked once and its answer given to every line that holds it.")
     p.add_argument("--agents", nargs="+", required=True,
-                   help="agents as rlog eval names them: heuristic, transformers:PATH_OR_ID, "
+                   help="agents as rlog eval names them: heuristic, subsumption, transformers:PATH_OR_ID, "
                         "openai:MODEL@BASE_URL, python:module:callable, ...")
     p.add_argument("--ground-truth", choices=parse_bench_ground_truths(), default="original",
                    help="original: LogHub's templates (loghub/; truth grouped by EventId, as logparser's "
