@@ -352,9 +352,12 @@ class _Cell:
         self.task = task
         self.source = source
         spec = SOURCES.get(source) if isinstance(source, str) else None
-        # Whether the seen/unseen breakdown applies: the source says so (the simulator), or
-        # any record of the source says an episode is unseen (LogHub's protocol "unseen").
+        # Whether the seen/unseen breakdown applies: the source says so (the simulator); or a
+        # record of the source says an episode is unseen, where the source can hold systems out
+        # (a ``protocol`` option: LogHub's "unseen") or is not registered. A source that never
+        # holds anything out (LogLM) has no unseen rows, whatever its records say.
         self.marks_unseen = bool(spec is not None and spec.marks_unseen)
+        self.records_may_mark = spec is None or "protocol" in spec.option_names
         self.rewards, self.latency = ExactSum(), ExactSum()
         self.valid = 0
         self.errors = 0  # episodes whose agent failed (a request that finally failed)
@@ -411,7 +414,7 @@ class _Cell:
 
     def _by_domain(self, source_marks_unseen: bool) -> dict[str, float]:
         out = {}
-        marks = self.marks_unseen or source_marks_unseen or True in self.by_unseen
+        marks = self.marks_unseen or (self.records_may_mark and (source_marks_unseen or True in self.by_unseen))
         if marks:
             for unseen, name in ((False, "seen"), (True, "unseen")):
                 if unseen in self.by_unseen:
