@@ -72,6 +72,12 @@ def evaluate(env, server, n: int) -> list[dict]:
     return outputs
 
 
+def rewards(env) -> dict[str, float]:
+    """The rubric's weighted functions (verifiers adds its monitors' metrics at weight 0)."""
+    rubrics = getattr(env.rubric, "rubrics", [env.rubric])
+    return {f.__name__: w for r in rubrics for f, w in zip(r.funcs, r.weights) if w}
+
+
 # -- load_environment ----------------------------------------------------------------------------
 def test_the_ids_are_the_registered_environments():
     assert set(environment_ids()) == set(ONE_STEP) | set(INVESTIGATION_ENVIRONMENTS)
@@ -81,8 +87,7 @@ def test_the_ids_are_the_registered_environments():
 def test_load_environment_for_one_step_tasks(env_id):
     env = load_environment(env_id, episodes=2, split="test")
     assert isinstance(env, vf.SingleTurnEnv)
-    assert [f.__name__ for f in env.rubric.funcs][:2] == ["format_reward", "answer_reward"]
-    assert env.rubric.weights[:2] == [1.0, 1.0]
+    assert rewards(env) == {"format_reward": 1.0, "answer_reward": 1.0}
     rows = env.get_eval_dataset().to_list()
     gym_env = gym.make(env_id, split="test")
     for index, row in enumerate(rows):
@@ -94,6 +99,7 @@ def test_load_environment_for_one_step_tasks(env_id):
 def test_load_environment_for_investigations(env_id):
     env = load_environment(env_id, episodes=2, difficulty="easy", max_steps=5)
     assert isinstance(env, vf.StatefulToolEnv) and env.max_turns == 5
+    assert rewards(env) == {"investigation_return": 1.0}
     assert list(env.tool_map) == list(TOOL_NAMES)
     assert [t.model_dump(exclude_none=True) for t in env.tool_defs] == [s["function"] for s in TOOL_SCHEMAS]
     rows = env.get_eval_dataset().to_list()
