@@ -8,4 +8,7 @@ all), so ``import rlog_env`` never pulls one in:
   (``GRPOTrainer(environment_factory=…)``), one per investigation environment.
 - :mod:`rlog_env.integrations.verl`: VeRL's reward function (``compute_score``) and its
   parquet data layout for the one-step tasks.
+- :mod:`rlog_env.integrations.verifiers`: ``load_environment`` for verifiers 0.3 (``vf-eval``,
+  prime-rl): a ``SingleTurnEnv`` per one-step task, a ``StatefulToolEnv`` per investigation;
+  ``environments/rlog_env_verifiers/`` publishes it.
 """
