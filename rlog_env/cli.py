@@ -587,10 +587,20 @@ def data_export(directory: str | None, kind: str, reasoning: str, out_path: str,
     from rlog_env.training.export import read_trajectories, records, write_jsonl
 
     if envs:
-        if kind != "grpo":
-            raise ValueError(f"--envs applies to --kind grpo (rows for TRL's environment_factory), got --kind {kind}")
-        from rlog_env.integrations.trl import investigation_rows
+        if kind not in ("grpo", "verl"):
+            raise ValueError(f"--envs applies to --kind grpo (rows for TRL's environment_factory) or --kind verl "
+                             f"(rows for VeRL's agent loop), got --kind {kind}")
         options = {"reasoning": reasoning, "reward": reward or RLOG, **({"difficulty": difficulty} if difficulty else {})}
+        if kind == "verl":
+            from rlog_env.integrations.verl import investigation_rows as verl_rows
+            from rlog_env.integrations.verl import write_parquet
+            rows = [row for env_id in envs for row in verl_rows(env_id, episodes, **options)]
+            path = write_parquet(rows, out_path)
+            print(f"{len(rows)} verl rows of {', '.join(envs)} in {path}; train on them with "
+                  "examples/verl/run_rlog_multiturn_grpo.sh (VeRL's agent loop rlog_investigation)",
+                  file=out or sys.stdout)
+            return 0
+        from rlog_env.integrations.trl import investigation_rows
         rows = [row for env_id in envs for row in investigation_rows(env_id, episodes, **options)]
         path = write_jsonl(rows, out_path)
         print(f"{len(rows)} grpo rows of {', '.join(envs)} in {path}; train on them with "
@@ -775,16 +785,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "or VeRL's (parquet)")
     p.add_argument("dir", metavar="DIR", nargs="?", default=None,
                    help="a directory written by `rlog data reasoning` (or `rlog data transcripts` for "
-                        "sft-investigation); not used by grpo with --envs")
+                        "sft-investigation); not used by grpo or verl with --envs")
     p.add_argument("--kind", choices=("sft-answer", "sft-reasoning", "grpo", "verl", "sft-investigation"),
                    required=True,
                    help="sft-answer: X→Y baseline; sft-reasoning: X→(R,Y) cold start; grpo: prompt set; "
                         "verl: VeRL's parquet prompt set (rlog_env.integrations.verl); sft-investigation: "
                         "transcripts as conversational SFT data with tools")
     p.add_argument("--envs", nargs="+", default=None, metavar="ENV",
-                   help="grpo: rows of these investigation environments (TRL's environment_factory) instead of DIR")
-    p.add_argument("--episodes", type=int, default=64, help="grpo --envs: incidents per environment")
-    p.add_argument("--difficulty", default=None, help="grpo --envs: simulator difficulty")
+                   help="grpo / verl: rows of these investigation environments (TRL's environment_factory, "
+                        "VeRL's agent loop) instead of DIR")
+    p.add_argument("--episodes", type=int, default=64, help="grpo / verl --envs: incidents per environment")
+    p.add_argument("--difficulty", default=None, help="grpo / verl --envs: simulator difficulty")
     p.add_argument("--reasoning", choices=FORMATS, default="think-first", help="output format")
     p.add_argument("--reward", choices=SCHEMES, default=None,
                    help="reward scheme of the verl rows (default: rlog); other kinds take none")

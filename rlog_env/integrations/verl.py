@@ -23,6 +23,11 @@ Point VeRL at this module::
 
 (the file's path works as well: VeRL then loads it as a module of its own, which is why only
 absolute imports are used here). ``examples/verl/`` holds the R-Log GRPO recipe.
+
+The investigation environments (several turns, tools) train through VeRL's agent loop instead:
+:func:`investigation_rows` writes their rows (``agent_name`` picks
+:class:`rlog_env.integrations.verl_multiturn.InvestigationAgentLoop`, which scores each rollout
+with the environment's return; :func:`compute_score` is not called for them and refuses them).
 """
 
 from __future__ import annotations
@@ -120,15 +125,20 @@ def parquet_schema():
 
 
 def write_parquet(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> Path:
-    """Write VeRL rows (:func:`rows`) to the parquet file ``path``, atomically (a temporary file
-    renamed into place), and return its path. ``ImportError`` naming the extra without pyarrow."""
+    """Write VeRL rows (:func:`rows`, or :func:`investigation_rows`: not both in one file) to the
+    parquet file ``path``, atomically (a temporary file renamed into place), and return its path.
+    ``ImportError`` naming the extra without pyarrow."""
     pa = _pyarrow()
     rows = list(rows)
     if not rows:
         raise ValueError("write_parquet expects at least one row, got none; is the reasoning data set empty?")
+    agents = {"agent_name" in r for r in rows}
+    if len(agents) > 1:
+        raise ValueError("write_parquet expects one-step rows (rows) or investigation rows (investigation_rows), "
+                         "got both; write them to two files (VeRL scores the two kinds differently)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pylist(rows, schema=parquet_schema())
+    table = pa.Table.from_pylist(rows, schema=investigation_schema() if agents == {True} else parquet_schema())
     tmp = path.with_name(path.name + ".tmp")
     try:
         pa.parquet.write_table(table, tmp)
@@ -137,6 +147,48 @@ def write_parquet(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) ->
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+# -- investigation rows (VeRL's agent loop) -----------------------------------------------------------
+AGENT_NAME = "rlog_investigation"  # the name rlog_env.integrations.verl_multiturn registers its loop under
+
+
+def investigation_rows(env_id: str, episodes: int, first_index: int = 0, **env_kwargs: Any) -> list[dict[str, Any]]:
+    """``episodes`` VeRL rows of the investigation environment ``env_id`` (incidents
+    ``first_index`` on) made with ``env_kwargs`` (``gymnasium.make``'s: ``difficulty``, ``reward``,
+    ``max_steps``, ...): ``data_source`` (``env_id``), ``prompt`` (the environment's system message
+    and brief), ``agent_name`` (:data:`AGENT_NAME`), ``ability``, ``reward_model`` (style ``"agent_loop"``,
+    no ground truth: the agent loop scores) and ``extra_info``: ``index``, ``incident_id``, and ``tools_kwargs`` —
+    for each tool ``{"create_kwargs": {"env_id", "index", "env_kwargs"}}`` (the arguments as JSON
+    text), the one place a row names its episode. The episodes are TRL's
+    (:func:`rlog_env.integrations.trl.investigation_rows`), so both engines train on the same prompts."""
+    from rlog_env.datasets.sim.tools import TOOL_SCHEMAS
+    from rlog_env.integrations.trl import investigation_rows as trl_rows
+
+    out = []
+    for item in trl_rows(env_id, episodes, first_index, **env_kwargs):
+        create = {"env_id": env_id, "index": item["index"], "env_kwargs": item["env_kwargs"]}
+        out.append({
+            "data_source": env_id, "prompt": item["prompt"], "agent_name": AGENT_NAME, "ability": ABILITY,
+            "reward_model": {"style": "agent_loop", "ground_truth": ""},
+            "extra_info": {"index": item["index"], "incident_id": item["incident_id"],
+                           "tools_kwargs": {s["function"]["name"]: {"create_kwargs": dict(create)} for s in TOOL_SCHEMAS}},
+        })
+    return out
+
+
+def investigation_schema():
+    """The pyarrow schema of :func:`investigation_rows`."""
+    from rlog_env.datasets.sim.tools import TOOL_SCHEMAS
+
+    pa = _pyarrow()
+    string = pa.string()
+    create = pa.struct([("create_kwargs", pa.struct([("env_id", string), ("index", pa.int64()), ("env_kwargs", string)]))])
+    tools = pa.struct([(s["function"]["name"], create) for s in TOOL_SCHEMAS])
+    return pa.schema([("data_source", string), ("prompt", pa.list_(pa.struct([("role", string), ("content", string)]))),
+                      ("agent_name", string), ("ability", string),
+                      ("reward_model", pa.struct([("style", string), ("ground_truth", string)])),
+                      ("extra_info", pa.struct([("index", pa.int64()), ("incident_id", string), ("tools_kwargs", tools)]))])
 
 
 # -- the reward -------------------------------------------------------------------------------
@@ -212,6 +264,11 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     if not isinstance(ground_truth, str):
         raise TypeError(f"compute_score expects ground_truth to be the reference answer (str), "
                         f"got {type(ground_truth).__name__}; export rows with rlog_env.integrations.verl.rows")
+    if isinstance(extra_info, Mapping) and "tools_kwargs" in extra_info and "task" not in extra_info:
+        raise ValueError(f"compute_score scores one-step rows; {data_source!r} is an investigation row, which "
+                         f"VeRL's agent loop {AGENT_NAME!r} scores (rlog_env.integrations.verl_multiturn): keep "
+                         "agent_name in the rows and point actor_rollout_ref.rollout.agent.agent_loop_config_path "
+                         "at examples/verl/rlog_agent_loops.yaml")
     try:
         name, logs, facts = extra_info["task"], extra_info["logs"], extra_info["facts"]
         task = _task(name, extra_info["reasoning"], extra_info["reward"])
@@ -226,5 +283,5 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
             "well_formed": well_formed, "answer_empty": answer_empty, "metrics": _METRICS(metrics)}
 
 
-__all__ = ["ABILITY", "SCORED_KEYS", "compute_score", "data_source", "data_sources", "parquet_schema", "row",
-           "rows", "write_parquet"]
+__all__ = ["ABILITY", "AGENT_NAME", "SCORED_KEYS", "compute_score", "data_source", "data_sources",
+           "investigation_rows", "investigation_schema", "parquet_schema", "row", "rows", "write_parquet"]
