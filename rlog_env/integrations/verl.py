@@ -264,15 +264,16 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
     if not isinstance(ground_truth, str):
         raise TypeError(f"compute_score expects ground_truth to be the reference answer (str), "
                         f"got {type(ground_truth).__name__}; export rows with rlog_env.integrations.verl.rows")
-    if isinstance(extra_info, Mapping) and "tools_kwargs" in extra_info and "task" not in extra_info:
-        raise ValueError(f"compute_score scores one-step rows; {data_source!r} is an investigation row, which "
-                         f"VeRL's agent loop {AGENT_NAME!r} scores (rlog_env.integrations.verl_multiturn): keep "
-                         "agent_name in the rows and point actor_rollout_ref.rollout.agent.agent_loop_config_path "
-                         "at examples/verl/rlog_agent_loops.yaml")
     try:
         name, logs, facts = extra_info["task"], extra_info["logs"], extra_info["facts"]
         task = _task(name, extra_info["reasoning"], extra_info["reward"])
     except (KeyError, TypeError):
+        # Looked at only when the row is not a one-step row: the common path stays a dict lookup.
+        if isinstance(extra_info, Mapping) and "tools_kwargs" in extra_info and "task" not in extra_info:
+            raise ValueError(f"compute_score scores one-step rows; {data_source!r} is an investigation row, which "
+                             f"VeRL's agent loop {AGENT_NAME!r} scores (rlog_env.integrations.verl_multiturn): keep "
+                             "agent_name in the rows and point actor_rollout_ref.rollout.agent.agent_loop_config_path "
+                             "at examples/verl/rlog_agent_loops.yaml") from None
         raise _missing_keys(extra_info) from None
     if task.env_id != data_source or task.name != name:
         _check_source(data_source, name)
