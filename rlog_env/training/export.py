@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from rlog_env.datasets.reasoning import Trajectory
 from rlog_env.tasks import NO_TAGS, THINK_FIRST, Sample, get_task
@@ -103,19 +103,27 @@ def grpo_dataset(items: Iterable[Trajectory | Sample], reasoning: str = THINK_FI
     return to_dataset(records(items, "grpo", reasoning))
 
 
-def read_trajectories(directory: str | os.PathLike) -> list[Trajectory]:
-    """The trajectories of a reasoning data set written by ``rlog data reasoning``."""
-    path = Path(directory) / "trajectories.jsonl"
+def read_records(path: Path, parse: Callable[[Any], Any], what: str, command: str) -> list[Any]:
+    """Every line of the JSON-lines file ``path`` read by ``parse`` (a decoded record -> the
+    item; ``ValueError``, ``TypeError``, ``KeyError`` or ``AttributeError`` for a bad one). A
+    missing file names ``command``, which writes it; a bad line is an error naming the file, the
+    line and ``what`` was expected."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: expects a directory written by `rlog data reasoning --out DIR`")
+        raise FileNotFoundError(f"{path} not found: expects a directory written by `{command} --out DIR`")
     out = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             try:
-                out.append(Trajectory.from_record(json.loads(line)))
-            except (ValueError, TypeError, KeyError) as error:
-                raise ValueError(f"{path}:{number}: expects a trajectory record, got {line[:80]!r} ({error})") from error
+                out.append(parse(json.loads(line)))
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                raise ValueError(f"{path}:{number}: expects {what}, got {line[:80]!r} ({error})") from error
     return out
+
+
+def read_trajectories(directory: str | os.PathLike) -> list[Trajectory]:
+    """The trajectories of a reasoning data set written by ``rlog data reasoning``."""
+    return read_records(Path(directory) / "trajectories.jsonl", Trajectory.from_record, "a trajectory record",
+                        "rlog data reasoning")
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path:
@@ -130,5 +138,5 @@ def write_jsonl(rows: Iterable[dict[str, Any]], path: str | os.PathLike) -> Path
     return path
 
 
-__all__ = ["KINDS", "grpo_dataset", "prompt_messages", "read_trajectories", "records", "sft_dataset",
+__all__ = ["KINDS", "grpo_dataset", "prompt_messages", "read_records", "read_trajectories", "records", "sft_dataset",
            "to_dataset", "write_jsonl"]

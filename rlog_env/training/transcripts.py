@@ -160,22 +160,17 @@ def write_transcripts(transcripts: Iterable[dict[str, Any]], directory: str | os
     return write_jsonl(transcripts, Path(directory) / TRANSCRIPTS)
 
 
+def _transcript(record: Any) -> dict[str, Any]:
+    if not isinstance(record.get("messages"), list):
+        raise ValueError("no messages")
+    return record
+
+
 def read_transcripts(directory: str | os.PathLike) -> list[dict[str, Any]]:
     """The transcripts of a directory written by ``rlog data transcripts``."""
-    path = Path(directory) / TRANSCRIPTS
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: expects a directory written by `rlog data transcripts --out DIR`")
-    out = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            try:
-                record = json.loads(line)
-                if not isinstance(record.get("messages"), list):
-                    raise ValueError("no messages")
-            except (ValueError, AttributeError) as error:
-                raise ValueError(f"{path}:{number}: expects a transcript record, got {line[:80]!r} ({error})") from error
-            out.append(record)
-    return out
+    from rlog_env.training.export import read_records
+
+    return read_records(Path(directory) / TRANSCRIPTS, _transcript, "a transcript record", "rlog data transcripts")
 
 
 __all__ = ["FIRST_INDEX", "FIT_INCIDENTS", "TRANSCRIPTS", "cold_start_transcripts", "play_transcripts",

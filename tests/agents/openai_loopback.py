@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+import pytest
+
 from rlog_env.agents.base import Observation
 
 RESET = object()
@@ -169,3 +171,20 @@ def observations(n: int) -> list[Observation]:
                         messages=({"role": "system", "content": "You analyse logs."},
                                   {"role": "user", "content": f"question {i}"}),
                         task="AnomalyDetection", logs="") for i in range(n)]
+
+
+@pytest.fixture
+def serve():
+    """``serve(behave)`` starts a :class:`ChatServer`; every server stops when the test ends.
+    A fixture: ``from openai_loopback import serve`` makes it one of a test module's (or conftest's)."""
+    servers: list[ChatServer] = []
+
+    def start(behave: Callable) -> ChatServer:
+        server = ChatServer(behave)
+        server.thread.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

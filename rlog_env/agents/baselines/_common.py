@@ -9,9 +9,9 @@ back from the signature (so ``type(agent)(**agent.get_params())`` is an unfitted
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
-from rlog_env.tasks import TASKS
+from rlog_env.tasks import TASKS, TEMPLATE
 from rlog_env.tasks.formats import check_format, write_completion
 
 TRACE_LINE_CHARS = 160  # a log line quoted in a trace is cut to this many characters
@@ -85,3 +85,30 @@ def check_kinds(agent_name: str, observations: Sequence, kinds: Sequence[str]) -
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+class TemplateParser(Baseline):
+    """What the log parsers share (tasks of kind ``template``): ``act`` answers each observation
+    (``logs``: the message; ``domain``: its system) with the template :meth:`parse` finds,
+    reasoned by :meth:`explain`."""
+
+    kind: ClassVar[str] = TEMPLATE
+
+    def parse(self, message: str, domain: str) -> dict[str, Any]:
+        """The template of ``message`` in system ``domain`` (``"template"``), with what the
+        parser's reasoning needs."""
+        raise NotImplementedError
+
+    def explain(self, message: str, domain: str, result: dict[str, Any]) -> str:
+        """The reasoning that leads to ``result`` (what :meth:`parse` returned)."""
+        raise NotImplementedError
+
+    def act(self, observations: Sequence) -> list[str]:
+        """One template per observation (``observation.logs``: the message; ``domain``: its system)."""
+        self._check_params()
+        check_kinds(self.name, observations, (self.kind,))
+        answers = []
+        for observation in observations:
+            result = self.parse(observation.logs, observation.domain)
+            answers.append(self._complete(result["template"], self.explain(observation.logs, observation.domain, result)))
+        return answers

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, ClassVar, Sequence
+from typing import Any, Sequence
 
-from rlog_env.agents.base import Observation
-from rlog_env.agents.baselines._common import Baseline, check_kinds, clip, plural, task_kind
-from rlog_env.tasks import TEMPLATE, THINK_FIRST, Sample
+from rlog_env.agents.baselines._common import TemplateParser, clip, plural, task_kind
+from rlog_env.tasks import THINK_FIRST, Sample
 DRAIN3_VERSION = "0.9.11"
 
 # (mask name, regular expression, why the match is a variable). Applied in this order, each to
@@ -82,7 +81,7 @@ def to_wildcards(template: str) -> str:
     return _MASK_TOKEN.sub("<*>", template)
 
 
-class DrainParser(Baseline):
+class DrainParser(TemplateParser):
     """Drain with masking rules, one template miner per system (tasks of kind ``template``).
 
     Arguments:
@@ -97,8 +96,6 @@ class DrainParser(Baseline):
     Fitted attributes: ``miners_`` (system -> drain3 ``TemplateMiner``), ``n_messages_``
     (system -> number of training messages).
     """
-
-    kind: ClassVar[str] = TEMPLATE
 
     def __init__(self, reasoning: str = THINK_FIRST, sim_th: float = 0.5, depth: int = 4,
                  max_children: int = 100, online: bool = False, name: str = "drain"):
@@ -197,17 +194,8 @@ class DrainParser(Baseline):
                 "masks": masks, "cluster_id": cluster_id, "cluster_size": size, "varied": varied,
                 "clusters": clusters, "trained": trained}
 
-    def act(self, observations: Sequence[Observation]) -> list[str]:
-        """One template per observation (``observation.logs``: the message; ``domain``: its system)."""
-        self._check_params()
-        check_kinds(self.name, observations, (self.kind,))
-        answers = []
-        for observation in observations:
-            result = self.parse(observation.logs, observation.domain)
-            answers.append(self._complete(result["template"],
-                                          _trace(observation.logs, observation.domain, result)))
-        return answers
-
+    def explain(self, message: str, domain: str, result: dict[str, Any]) -> str:
+        return _trace(message, domain, result)
 
 def _trace(message: str, domain: str, result: dict[str, Any]) -> str:
     message = message.strip()

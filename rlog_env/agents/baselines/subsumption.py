@@ -36,11 +36,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
-from typing import Any, ClassVar, Sequence
+from typing import Any, Sequence
 
-from rlog_env.agents.base import Observation
-from rlog_env.agents.baselines._common import Baseline, check_kinds, clip, plural, task_kind
-from rlog_env.tasks import TEMPLATE, THINK_FIRST, Sample
+from rlog_env.agents.baselines._common import TemplateParser, clip, plural, task_kind
+from rlog_env.tasks import THINK_FIRST, Sample
 
 VARIABLE = "<*>"
 _SPAN = "\x00"  # stands for a masked span until the message is cut into pieces
@@ -167,7 +166,7 @@ class _SystemTemplates:
         return template if target is None else self.final[target]
 
 
-class SubsumptionParser(Baseline):
+class SubsumptionParser(TemplateParser):
     """Generic masking and template subsumption, one set of templates per system (tasks of kind
     ``template``). See the module docstring for the rules.
 
@@ -178,8 +177,6 @@ class SubsumptionParser(Baseline):
     Fitted attributes: ``templates_`` (system -> the fitted templates), ``n_messages_`` (system
     -> number of training messages).
     """
-
-    kind: ClassVar[str] = TEMPLATE
 
     def __init__(self, reasoning: str = THINK_FIRST, name: str = "subsumption"):
         self.reasoning = reasoning
@@ -206,16 +203,8 @@ class SubsumptionParser(Baseline):
         return {"template": template, "masked": masked, "masks": masks,
                 "trained": getattr(self, "n_messages_", {}).get(domain, 0)}
 
-    def act(self, observations: Sequence[Observation]) -> list[str]:
-        """One template per observation (``observation.logs``: the message; ``domain``: its system)."""
-        self._check_params()
-        check_kinds(self.name, observations, (self.kind,))
-        answers = []
-        for observation in observations:
-            result = self.parse(observation.logs, observation.domain)
-            answers.append(self._complete(result["template"], _trace(observation.logs, observation.domain, result)))
-        return answers
-
+    def explain(self, message: str, domain: str, result: dict[str, Any]) -> str:
+        return _trace(message, domain, result)
 
 def _trace(message: str, domain: str, result: dict[str, Any]) -> str:
     message = message.strip()

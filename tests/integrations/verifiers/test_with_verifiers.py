@@ -33,7 +33,7 @@ from rlog_env.tasks import TASKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "agents"))
-from openai_loopback import ChatServer  # noqa: E402
+from openai_loopback import serve  # noqa: E402,F401  (the fixture)
 
 ONE_STEP = tuple(cls.env_id for cls in TASKS.values())
 KEY_VAR = "RLOG_LOOPBACK_KEY"
@@ -41,20 +41,10 @@ EPISODES = 3
 RUN_DOMAINS = ["seen", "unseen"]  # what rlog eval covers on the simulator when no domains are named
 
 
-@pytest.fixture
-def serve(monkeypatch):
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    """The key verifiers' client reads from KEY_VAR (the loopback server takes any)."""
     monkeypatch.setenv(KEY_VAR, "loopback")
-    servers = []
-
-    def start(behave):
-        server = ChatServer(behave)
-        server.thread.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def reply(message: dict, usage: bool = True) -> tuple:

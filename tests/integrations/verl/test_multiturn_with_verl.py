@@ -33,27 +33,12 @@ import rlog_env.integrations.verl as rlog_verl  # noqa: E402
 from rlog_env.datasets.sim.tools import TOOL_SCHEMAS  # noqa: E402
 from rlog_env.envs.investigation_env import INVESTIGATION_ENVIRONMENTS  # noqa: E402
 from rlog_env.integrations import verl_multiturn  # noqa: E402
-from rlog_env.training.tiny import TinyModelConfig, build_tokenizer  # noqa: E402
 from rlog_env.training.transcripts import play_transcripts, scripted_investigator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "verl"
 ENV_KWARGS = {"difficulty": "easy"}
 INDEX = 3  # one incident per environment
-
-
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tokenizer")
-    build_tokenizer(TinyModelConfig(vocab_size=1024, corpus_episodes=5)).save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tokenizer_dir):
-    from verl.utils import hf_tokenizer
-
-    return hf_tokenizer(str(tokenizer_dir))
 
 
 def multiturn_config(tokenizer_dir, train: str = "train.parquet", **overrides):

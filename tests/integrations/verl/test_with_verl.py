@@ -28,25 +28,9 @@ from verl.utils.dataset.rl_dataset import RLHFDataset, collate_fn  # noqa: E402
 
 import rlog_env.integrations.verl as rlog_verl  # noqa: E402
 from rlog_env.tasks import FORMATS, SCHEMES, TASKS  # noqa: E402
-from rlog_env.training.tiny import TinyModelConfig, build_tokenizer  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "verl"
 REWARD_PATHS = ("pkg://rlog_env.integrations.verl", rlog_verl.__file__)  # the example's, and the file
-
-
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory):
-    """rlog_env's tiny tokenizer (byte-level BPE, ChatML template), saved as a model dir would be."""
-    path = tmp_path_factory.mktemp("tokenizer")
-    build_tokenizer(TinyModelConfig(vocab_size=1024, corpus_episodes=5)).save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tokenizer_dir):
-    from verl.utils import hf_tokenizer
-
-    return hf_tokenizer(str(tokenizer_dir))
 
 
 def example_config(tokenizer_dir, train: str = "train.parquet", **overrides):
