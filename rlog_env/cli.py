@@ -549,6 +549,7 @@ def repro_command(args: argparse.Namespace, out=None) -> int:
     else:
         print(markdown(summary), file=out or sys.stdout)
         print(f"written to {Path(config.out) / 'leaderboard.md'}", file=out or sys.stdout)
+        print(f"learning curves: {summary['curves']['png']} and {summary['curves']['csv']}", file=out or sys.stdout)
     return 0
 
 
@@ -846,14 +847,22 @@ def build_parser() -> argparse.ArgumentParser:
                            help="generate with vLLM on CUDA (pip install 'rlog_env[gpu]')")
 
     p = commands.add_parser("repro", help="the R-Log ablation in miniature: SFT, cold start, GRPO, R-Log-fast")
-    p.add_argument("--model", default="tiny", help="tiny, smollm2-135m or a checkpoint directory")
+    p.add_argument("--model", default=None,
+                   help="tiny, smollm2-135m or a checkpoint directory (default: the preset's)")
     p.add_argument("--out", default="runs/repro", help="output directory (an interrupted run resumes)")
-    p.add_argument("--preset", choices=("full", "quick"), default="full",
-                   help="full: the reported run (<30 min on 2 CPU cores with tiny); quick: a smoke run")
+    p.add_argument("--preset", choices=repro_presets(), default="full",
+                   help="full: the tiny model (<30 min on 2 CPU cores); quick: a smoke run; pretrained: "
+                        "SmolLM2-135M-Instruct (~2.5 h on 2 CPU cores); pretrained-quick: its smoke run")
     p.add_argument("--seed", type=int, default=0)
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
+
+
+def repro_presets() -> tuple[str, ...]:
+    from rlog_env.training.repro import PRESETS
+
+    return tuple(PRESETS)
 
 
 def parse_bench_ground_truths() -> tuple[str, ...]:
