@@ -436,7 +436,8 @@ def write_curves(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
         axis.set_xlabel("GRPO step")
         axis.set_ylabel("mean joint reward (format + answer)")
         axis.grid(alpha=0.3)
-        axis.legend()
+        if axis.lines:
+            axis.legend()
     tmp = out / f".{CURVES_PNG}.tmp-{os.getpid()}.png"
     figure.savefig(tmp, dpi=100)
     plt.close(figure)
