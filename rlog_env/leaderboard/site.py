@@ -152,7 +152,7 @@ class _EpisodeFiles:
         self.columns: dict[str, list] = {name: [] for name in INDEX_COLUMNS}
         self.chunk: list[str] = []
         self.chunk_bytes = 0
-        self.chunk_starts: list[int] = []
+        self.chunks = 0  # chunk files begun
         self.index_files = 0
         self.count = 0
 
@@ -161,7 +161,7 @@ class _EpisodeFiles:
         if self.chunk and (len(self.chunk) >= CHUNK_EPISODES or self.chunk_bytes + len(text) > CHUNK_BYTES):
             self._flush_chunk()
         if not self.chunk:
-            self.chunk_starts.append(self.count)
+            self.chunks += 1
         self.chunk.append(text)
         self.chunk_bytes += len(text) + 1
         metrics = record.get("metrics") or {}
@@ -169,7 +169,7 @@ class _EpisodeFiles:
         row = (self.codes["agent"](str(record["agent"])), self.codes["task"](str(record["task"])),
                self.codes["domain"](str(record["domain"])), self.codes["split"](str(record.get("split", ""))),
                int(bool(record.get("unseen"))), round(episode_score(record), 6), int(record["index"]),
-               len(self.chunk_starts) - 1, len(turns) if isinstance(turns, list) and turns else 1,
+               self.chunks - 1, len(turns) if isinstance(turns, list) and turns else 1,
                (FLAG_WELL_FORMED if metrics.get("well_formed") else 0) | (FLAG_ERROR if record.get("error") else 0))
         for name, value in zip(INDEX_COLUMNS, row):
             self.columns[name].append(value)
@@ -183,12 +183,14 @@ class _EpisodeFiles:
             self._flush_chunk()
         if self.columns["agent"]:
             self._flush_index()
+        # Nothing here grows with the episodes but the lists of names (the page finds where each
+        # chunk starts from the index files: an episode's chunk number never decreases).
         return {"count": self.count, "per_index": INDEX_EPISODES, "index_files": self.index_files,
-                "chunk_starts": self.chunk_starts,
+                "chunk_files": self.chunks,
                 **{f"{name}s": codes.values() for name, codes in self.codes.items()}}
 
     def _flush_chunk(self) -> None:
-        number = len(self.chunk_starts) - 1
+        number = self.chunks - 1
         body = f"rlogChunk({number},[" + ",\n".join(self.chunk) + "]);\n"
         (self.folder / f"chunk-{number:04d}.js").write_text(body, encoding="ascii")
         self.chunk, self.chunk_bytes = [], 0

@@ -145,7 +145,7 @@
   // -- the overview -----------------------------------------------------------------------------
   var ROWS = BOARD.rows.map(function (row, i) { return {i: i, row: row, totals: DATA.totals[i]}; });
   function cellOf(item, task) { return item.row.tasks[task] || null; }
-  function agentCell(item) { return el("span", "agent", [swatch(item.i), " ", item.row.agent]); }
+  function agentCell(item) { return el("span", "agent", [swatch(item.i), item.row.agent]); }
   function agentColumn() { return {label: "agent", key: function (r) { return r.row.agent; }, cell: agentCell}; }
 
   function rewardCell(cell) {
@@ -246,7 +246,7 @@
 
   // -- charts -----------------------------------------------------------------------------------
   function legend() {
-    return el("div", "legend", ROWS.map(function (r) { return el("span", "legend-item", [swatch(r.i), " ", r.row.agent]); }));
+    return el("div", "legend", ROWS.map(function (r) { return el("span", "legend-item", [swatch(r.i), r.row.agent]); }));
   }
 
   function niceTicks(lo, hi, count) {
@@ -407,9 +407,13 @@
   INDEX.sample = new Float64Array(EP.count);
   var COLUMNS = ["agent", "task", "domain", "split", "unseen", "score", "sample", "chunk", "turns", "flags"];
 
+  var CHUNK_STARTS = []; // the first episode of each chunk (chunk numbers never decrease)
   window.rlogIndex = function (n, columns) {
     var start = n * EP.per_index;
     COLUMNS.forEach(function (k) { INDEX[k].set(columns[k], start); });
+    for (var g = start; g < start + columns.agent.length; g++) {
+      if (CHUNK_STARTS[INDEX.chunk[g]] === undefined) CHUNK_STARTS[INDEX.chunk[g]] = g;
+    }
     INDEX.loaded = Math.max(INDEX.loaded, start + columns.agent.length);
   };
 
@@ -454,7 +458,7 @@
   }
   function withEpisode(g, done) {
     var chunk = INDEX.chunk[g];
-    withChunk(chunk, function (records) { done(records[g - EP.chunk_starts[chunk]]); }, function () {
+    withChunk(chunk, function (records) { done(records[g - CHUNK_STARTS[chunk]]); }, function () {
       done(null, "episodes/chunk-" + pad(chunk) + ".js could not be loaded; it belongs beside index.html");
     });
   }
@@ -565,7 +569,7 @@
     var tr = el("tr", g === OPEN ? "clickable open" : "clickable");
     var open = button("open", "open-episode", function () { openEpisode(g); });
     tr.appendChild(el("td", null, open));
-    tr.appendChild(el("td", null, [swatch(INDEX.agent[g]), " ", EP.agents[INDEX.agent[g]]]));
+    tr.appendChild(el("td", null, [swatch(INDEX.agent[g]), EP.agents[INDEX.agent[g]]]));
     tr.appendChild(el("td", null, EP.columns[INDEX.task[g]]));
     tr.appendChild(el("td", null, EP.domains[INDEX.domain[g]]));
     tr.appendChild(el("td", null, EP.splits[INDEX.split[g]]));
@@ -683,15 +687,17 @@
     var card = el("article", "episode");
     card.dataset.episode = String(g);
     var score = r["return"] !== undefined ? r["return"] : (r.reward || {}).total;
-    card.appendChild(el("h3", null, [swatch(INDEX.agent[g]), " ", el("span", "agent-name", r.agent), " \u00b7 ",
+    card.appendChild(el("h3", null, [swatch(INDEX.agent[g]), el("span", "agent-name", r.agent), " \u00b7 ",
                                      EP.columns[INDEX.task[g]], " #" + r.index]));
     var meta = keyValues([["environment", r.env], ["sample", r.id], ["source / split", r.source + " / " + r.split],
       ["domain", r.domain], ["systems", r.unseen ? "unseen" : "seen"], ["fault category", r.category],
       ["format", r.reasoning], ["agent's time", seconds(r.latency_s)], ["environment's time", seconds(r.env_s)],
       ["finish reason", r.finish_reason], ["error", r.error]], "meta");
     var rewards = [];
-    if (r["return"] !== undefined) rewards.push(["return", r["return"]]);
-    Object.keys(r.reward || {}).forEach(function (k) { rewards.push([k === "total" ? "reward (last step)" : k, r.reward[k]]); });
+    if (r["return"] !== undefined) rewards.push(["return", fixed(r["return"])]);
+    Object.keys(r.reward || {}).forEach(function (k) {
+      rewards.push([k === "total" && r["return"] !== undefined ? "last step" : k, typeof r.reward[k] === "number" ? fixed(r.reward[k]) : r.reward[k]]);
+    });
     var head = el("div", "score", [el("span", "big", fixed(score)), el("span", "muted", r["return"] !== undefined ? " return" : " reward")]);
     card.appendChild(el("div", "facts", [
       section("Episode", meta, "about"),
