@@ -38,15 +38,16 @@ INVESTIGATION_IDS = [cls.env_id for cls in INVESTIGATIONS.values()]
 
 def _missing() -> str | None:
     """What the browser tests lack on this machine, or None."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(path) and os.access(path, os.X_OK))]
+    missing = [f"{path} (apt-get install {package})" for path, package in ((CHROMIUM, "chromium"),
+                                                                          (CHROMEDRIVER, "chromium-driver"))
+               if not (os.path.isfile(path) and os.access(path, os.X_OK))]
     try:
         import selenium  # noqa: F401
     except ImportError:
         missing.append("the selenium package (pip install -e '.[test]')")
     if not missing:
         return None
-    return (f"{', '.join(missing)} not found: apt-get install chromium chromium-driver (what .ci/run does) "
-            "to run the browser tests")
+    return f"not found: {', '.join(missing)}; the browser tests need them (.ci/run installs them)"
 
 
 @pytest.fixture(scope="module")
