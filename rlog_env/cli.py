@@ -5,7 +5,9 @@
   JSON and a radar chart). With no arguments: every baseline on every default environment on
   the simulator's test set. ``--reasoning FORMAT`` makes the built-in agents answer in that
   format; ``--agent-option KEY=VALUE`` sets a parameter on every agent that has it.
-- ``rlog leaderboard RUN...``: the leaderboard of earlier runs.
+- ``rlog leaderboard RUN...``: the leaderboard of earlier runs. ``--html DIR`` (here and on
+  ``rlog eval``) also writes it as a static web page to open from disk or publish: the overview,
+  charts and an episode browser (:mod:`rlog_env.leaderboard.site`).
 - ``rlog rescore RUN``: replay every recorded answer through the environment; exit 1 on any
   difference.
 - ``rlog parse-bench --agents A...``: log parsers scored the way logpai's benchmarks score them
@@ -368,13 +370,16 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                  batch_size: int, domains: Sequence[str] | None, difficulty: str | None,
                  as_json: bool = False, out=None, reasoning: str | None = None,
                  agent_options: Sequence[str] = (), allow_errors: bool = False,
-                 protocol: str | None = None) -> int:
-    """Run an evaluation, print the leaderboard and the run directory."""
-    from rlog_env.leaderboard import tables
+                 protocol: str | None = None, html: str | None = None) -> int:
+    """Run an evaluation, print the leaderboard and the run directory (``html``: write the
+    leaderboard's web page into that directory too)."""
+    from rlog_env.leaderboard import site, tables
     from rlog_env.leaderboard.results import read_header, read_results
     from rlog_env.leaderboard.runner import default_agents, run, with_trivial_baselines
 
     out = out or sys.stdout
+    if html is not None:
+        site.check_target(html)  # before the evaluation, not after it
     run_path = run(with_trivial_baselines(agents or default_agents(envs), envs), envs, source=source, split=split, episodes=episodes,
                    data_dir=data_dir, reward=reward, run_dir=run_dir, batch_size=batch_size,
                    domains=domains, difficulty=difficulty, reasoning=reasoning,
@@ -382,15 +387,18 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
                    progress=not as_json and out is sys.stdout)
     board = tables.leaderboard(read_results(run_path))  # streamed: memory does not grow with episodes
     tables.write(board, run_path)
+    page = _write_site(board, [run_path], html)
     absent = read_header(run_path).get("absent_domains", [])
     if as_json:
-        _print_json({"run_dir": str(run_path), "leaderboard": board, **({"absent_domains": absent} if absent else {})},
-                    out)
+        _print_json({"run_dir": str(run_path), "leaderboard": board, **({"absent_domains": absent} if absent else {}),
+                     **({"site": str(page)} if page else {})}, out)
     else:
         print(tables.markdown(board), file=out)
         if absent:
             print(f"absent from the data directory (held out, not evaluated): {', '.join(absent)}", file=out)
         print(f"run directory: {run_path}", file=out)
+        if page:
+            print(f"web page: {page}", file=out)
     failed = [r for r in read_results(run_path) if r.get("error") is not None]
     if failed and not allow_errors:
         first = failed[0]
@@ -402,22 +410,41 @@ def eval_command(agents: Sequence[str], envs: Sequence[str] | None, source: str,
     return 0
 
 
-def leaderboard_command(runs: Sequence[str], as_json: bool = False, out=None) -> int:
-    """Print (and write into the first run) the leaderboard of one or more runs."""
-    from rlog_env.leaderboard import tables
+def leaderboard_command(runs: Sequence[str], as_json: bool = False, out=None, html: str | None = None) -> int:
+    """Print (and write into the first run) the leaderboard of one or more runs; ``html``: write
+    its web page into that directory too."""
+    from rlog_env.leaderboard import site, tables
     from rlog_env.leaderboard.results import read_results
 
     out = out or sys.stdout
     for run in runs:
         if not (Path(run) / "results.jsonl").exists():
             raise FileNotFoundError(f"{run} is not a run directory (no results.jsonl); pass the path rlog eval printed")
+    if html is not None:
+        site.check_target(html)
     board = tables.leaderboard(record for run in runs for record in read_results(Path(run)))
     tables.write(board, Path(runs[0]))
+    page = _write_site(board, [Path(run) for run in runs], html)
     if as_json:
         _print_json(board, out)
     else:
         print(tables.markdown(board), file=out)
+        if page:
+            print(f"web page: {page}", file=out)
     return 0
+
+
+def _write_site(board: dict[str, Any], runs: Sequence[Path], html: str | None) -> Path | None:
+    """The leaderboard's web page in ``html`` (nothing when it is None), from the runs' episodes
+    read again, one at a time; the path of its index.html."""
+    if html is None:
+        return None
+    from rlog_env.leaderboard import site
+    from rlog_env.leaderboard.results import read_results
+
+    names = [Path(run).resolve().name for run in runs]
+    return site.write(board, (record for run in runs for record in read_results(Path(run))), html,
+                      title="rlog leaderboard: " + ", ".join(names), runs=names)
 
 
 def rescore_command(run: str, data_dir: str | None, out=None) -> int:
@@ -689,9 +716,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    html_help = ("also write the leaderboard as a static web page into DIR (new, empty, or a page written "
+                 "before): overview, charts, episode browser; opens from disk, publishes as it is")
+    p.add_argument("--html", default=None, metavar="DIR", help=html_help)
     p = commands.add_parser("leaderboard", help="print the leaderboard of earlier runs")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--html", default=None, metavar="DIR", help=html_help)
     p = commands.add_parser("rescore", help="recompute every score of a run from its recorded answers")
     p.add_argument("run", metavar="RUN")
     data_dir(p)
@@ -886,9 +917,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 args.data_dir, args.reward, args.run_dir, args.batch_size,
                                 args.domains, args.difficulty, args.json, reasoning=args.reasoning,
                                 agent_options=args.agent_option, allow_errors=args.allow_errors,
-                                protocol=args.protocol)
+                                protocol=args.protocol, html=args.html)
         if args.command == "leaderboard":
-            return leaderboard_command(args.runs, args.json)
+            return leaderboard_command(args.runs, args.json, html=args.html)
         if args.command == "rescore":
             return rescore_command(args.run, args.data_dir)
         if args.command == "parse-bench":

@@ -85,6 +85,11 @@ def episode_bootstrap_key(record: Mapping[str, Any], position: int) -> int:
     return bootstrap_key("#position", position)
 
 
+def episode_score(record: Mapping[str, Any]) -> float:
+    """What an episode scored: its return, which is the last step's reward when it took one step."""
+    return float(record["return"] if "return" in record else record["reward"]["total"])
+
+
 def predicted_answer(record: Mapping[str, Any]) -> str:
     """The answer an episode record scored (``""`` when it parsed none)."""
     answer = record.get("parsed_answer")
@@ -370,8 +375,7 @@ class _Cell:
     def add(self, record: Mapping[str, Any]) -> None:
         metrics = record.get("metrics") or {}
         key = episode_bootstrap_key(record, self.rewards.count)
-        # An episode's score is its return: the last step's reward when it took one step.
-        reward = float(record["return"] if "return" in record else record["reward"]["total"])
+        reward = episode_score(record)
         self.rewards.add(reward)
         self.reward_ci.add(key, reward)
         self.latency.add(float(record["latency_s"]))
@@ -456,23 +460,32 @@ class Aggregate:
         return self
 
     def board(self) -> dict[str, Any]:
-        seen = dict.fromkeys(task for tasks in self._cells.values() for task in tasks)
-        registered = [*TASKS, *INVESTIGATIONS]
-        order = [task for task in registered if task in seen] + [task for task in seen if task not in registered]
-        columns: dict[str, str] = {}
-        for task in order:
-            column = task_column(task)
-            columns[task] = column if column not in columns.values() else task
+        columns = task_columns(task for tasks in self._cells.values() for task in tasks)
         unseen = self._unseen_sources
         rows = [{"agent": agent, "tasks": {columns[task]: cell.result(str(cell.source) in unseen)
                                            for task, cell in tasks.items()}}
                 for agent, tasks in self._cells.items()]
-        return {"rows": rows, "tasks": [columns[task] for task in order]}
+        return {"rows": rows, "tasks": list(columns.values())}
+
+
+def task_columns(tasks: Iterable[str]) -> dict[str, str]:
+    """The leaderboard's columns of the tasks ``tasks`` (in any order, repeats allowed), in the
+    board's order: ``{task: column}``, the registered tasks in registration order, then the
+    others in the order they first appear; a column that two tasks would share is named by the
+    second task's name."""
+    seen = dict.fromkeys(tasks)
+    registered = [*TASKS, *INVESTIGATIONS]
+    order = [task for task in registered if task in seen] + [task for task in seen if task not in registered]
+    columns: dict[str, str] = {}
+    for task in order:
+        column = task_column(task)
+        columns[task] = column if column not in columns.values() else task
+    return columns
 
 
 __all__ = [
     "FIELD_METRICS", "Aggregate", "ExactSum", "FieldMetrics", "FieldMetricsFactory", "FreeTextMetrics",
-    "InvestigationMetrics", "LabelMetrics", "MeanMetrics", "TemplateMetrics", "episode_bootstrap_key", "field_metrics_for",
-    "predicted_answer", "register_field_metrics", "registered_field_metrics", "task_column",
-    "unregister_field_metrics",
+    "InvestigationMetrics", "LabelMetrics", "MeanMetrics", "TemplateMetrics", "episode_bootstrap_key", "episode_score",
+    "field_metrics_for", "predicted_answer", "register_field_metrics", "registered_field_metrics", "task_column",
+    "task_columns", "unregister_field_metrics",
 ]

@@ -50,13 +50,9 @@ def markdown(board: dict[str, Any]) -> str:
             cell = row["tasks"].get(t)
             cells.append("-" if cell is None else
                          f"{cell['reward']:.3f} [{cell['reward_ci'][0]:.3f}, {cell['reward_ci'][1]:.3f}]")
-        valid = np.mean([c["format_valid"] for c in row["tasks"].values()])
-        speed = [c["episodes_per_s"] for c in row["tasks"].values()]
-        episodes = sum(c["episodes"] for c in row["tasks"].values())
-        seconds = sum(c["episodes"] / s for c, s in zip(row["tasks"].values(), speed) if s and math.isfinite(s))
-        errors = sum(c.get("errors", 0) for c in row["tasks"].values())
-        lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {valid:.1%} | {errors} | "
-                     + (format_rate(episodes / seconds) if seconds else "inf") + " |")
+        totals = agent_totals(row)
+        lines.append(f"| {_md(row['agent'])} | " + " | ".join(cells) + f" | {totals['format_valid']:.1%} | "
+                     f"{totals['errors']} | {format_rate(totals['episodes_per_s'])} |")
     out = ["Mean R-Log reward per task, with 95 % bootstrap intervals.", "", *lines]
     for t in tasks:
         # In the order the task's field metrics give them (the first agent's first).
@@ -89,6 +85,19 @@ def markdown(board: dict[str, Any]) -> str:
             cells = [row["tasks"][t]["by_category"].get(name) for row in agents]
             out.append(f"| {_md(name)} | " + " | ".join("-" if c is None else f"{_fmt(c[0])} ({c[1]})" for c in cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def agent_totals(row: dict[str, Any]) -> dict[str, Any]:
+    """What a board row shows over all its tasks: the mean of the tasks' ``format_valid``
+    rates, the ``errors`` and ``episodes`` summed, ``episodes_per_s`` over the time of every
+    episode (``inf`` when they took none)."""
+    cells = list(row["tasks"].values())
+    episodes = sum(c["episodes"] for c in cells)
+    seconds = sum(c["episodes"] / c["episodes_per_s"] for c in cells
+                  if c["episodes_per_s"] and math.isfinite(c["episodes_per_s"]))
+    return {"format_valid": float(np.mean([c["format_valid"] for c in cells])) if cells else math.nan,
+            "errors": sum(c.get("errors", 0) for c in cells), "episodes": episodes,
+            "episodes_per_s": episodes / seconds if seconds else math.inf}
 
 
 def format_rate(rate: float) -> str:
@@ -161,6 +170,28 @@ def write(board: dict[str, Any], run_dir: Path) -> list[Path]:
     return paths
 
 
+RADAR_TITLE = "Mean reward relative to the best agent per task"
+RADAR_SCALE = "scale: (reward + 2) / (best + 2); 0 = -2, the bottom of the rlog scheme; 1 = the best agent"
+RADAR_BOTTOM = -2.0  # the radar's 0: every reward scheme's bottom is <= 0; R-Log's is -2
+
+
+def radar_values(board: dict[str, Any]) -> list[list[float]]:
+    """Each board row's mean reward per task (``board["tasks"]``) relative to the best agent's
+    on that task, as the radar draws it (:data:`RADAR_SCALE`); a task the agent did not play
+    counts as the bottom, 0."""
+    tasks = board["tasks"]
+    best = {t: max(r["tasks"][t]["reward"] for r in board["rows"] if t in r["tasks"]) for t in tasks}
+    out = []
+    for row in board["rows"]:
+        values = []
+        for t in tasks:
+            reward = row["tasks"].get(t, {}).get("reward", RADAR_BOTTOM)
+            span = best[t] - RADAR_BOTTOM
+            values.append((reward - RADAR_BOTTOM) / span if span > 0 else 1.0)
+        out.append(values)
+    return out
+
+
 def _radar(board: dict[str, Any], path: Path) -> Path | None:
     """Each agent's mean reward per task relative to the best agent, as R-Log's Figure 4: the
     axis is ``(reward + 2) / (best + 2)``, so 0 is the ``rlog`` bottom and 1 the best agent; the
@@ -175,16 +206,10 @@ def _radar(board: dict[str, Any], path: Path) -> Path | None:
     tasks = board["tasks"]
     if len(tasks) < 3:
         return None
-    lows = {t: -2.0 for t in tasks}  # every reward scheme's bottom is <= 0; R-Log's is -2
-    best = {t: max(r["tasks"][t]["reward"] for r in board["rows"] if t in r["tasks"]) for t in tasks}
+    relative = radar_values(board)
     angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False).tolist()
     fig, ax = plt.subplots(figsize=(6, 6), subplot_kw={"polar": True})
-    for row in board["rows"]:
-        values = []
-        for t in tasks:
-            reward = row["tasks"].get(t, {}).get("reward", lows[t])
-            span = best[t] - lows[t]
-            values.append((reward - lows[t]) / span if span > 0 else 1.0)
+    for row, values in zip(board["rows"], relative):
         # "$" would start mathtext (a malformed expression fails the drawing); "_" hides a label.
         label = str(row["agent"]).replace("$", r"\$")
         ax.plot(angles + angles[:1], values + values[:1], label=label if not label.startswith("_") else " " + label)
@@ -192,9 +217,7 @@ def _radar(board: dict[str, Any], path: Path) -> Path | None:
     ax.set_xticks(angles)
     ax.set_xticklabels(tasks, fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_title("Mean reward relative to the best agent per task\n"
-                 "scale: (reward + 2) / (best + 2); 0 = -2, the bottom of the rlog scheme; 1 = the best agent",
-                 fontsize=9)
+    ax.set_title(RADAR_TITLE + "\n" + RADAR_SCALE, fontsize=9)
     ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize=8)
     image = io.BytesIO()
     fig.savefig(image, format="png", dpi=120, bbox_inches="tight")
