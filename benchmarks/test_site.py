@@ -83,6 +83,23 @@ def test_a_100k_episode_site_builds_in_under_a_minute(benchmark, big):
     assert abs(payload - payload_small) < 2_048, (payload, payload_small)
 
 
+def test_rlog_leaderboard_html_on_100k_episodes_takes_under_a_minute(big):
+    """The whole command a user types, ``rlog leaderboard RUN --html DIR``: the board (every
+    field metric, ROUGE-L on the free-text tasks included, and the bootstrap intervals) streamed
+    from the 100,000 records, then the site."""
+    import subprocess
+    import sys
+
+    out = big["tmp"] / "command-site"
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "rlog_env.cli", "leaderboard", str(big["run"]), "--html", str(out)],
+                   check=True, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    print(f"\nrlog leaderboard RUN --html DIR on {big['episodes']:,} episodes: {seconds:.1f} s")
+    assert (out / "index.html").is_file()
+    assert seconds < BUILD_BUDGET_S * big["episodes"] / 100_000 + 5, f"{seconds:.1f} s"
+
+
 def test_the_100k_episode_page_opens_and_filters_without_freezing(big):
     """In headless Chromium (skipped without it): the overview shows before the episodes load;
     the episodes' summaries load a file at a time; a filter over all of them and opening an

@@ -328,6 +328,31 @@ def test_text_bleu_is_pooled_rouge_is_averaged(eval_extra):
         assert m[key] == pytest.approx(50.0), key
 
 
+def test_rouge_l_is_rouge_scores_own_bit_for_bit(eval_extra):
+    """The bit-parallel LCS gives rouge-score's table's last cell, and ROUGE-L its F-measure, on
+    random token strings (small alphabets: many ties and repeats) and on real log text."""
+    import gymnasium
+
+    from rouge_score import rouge_scorer, tokenizers
+
+    from rlog_env.leaderboard.metrics import lcs_length, rouge_l
+
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        a = [str(t) for t in rng.integers(0, rng.integers(1, 6), rng.integers(0, 90))]
+        b = [str(t) for t in rng.integers(0, rng.integers(1, 6), rng.integers(0, 90))]
+        table = rouge_scorer._lcs_table(a, b) if a and b else [[0]]
+        assert lcs_length(a, b) == table[-1][-1]
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    tokenize = tokenizers.DefaultTokenizer(use_stemmer=False).tokenize
+    env = gymnasium.make("RLog/RootCauseAnalysis-v0", source="sim", split="test")
+    texts = [env.reset(seed=i)[0] for i in range(20)] + ["", "!!!", "a a a b", "b a"]
+    for target in texts:
+        for prediction in texts[:8] + texts[-4:]:
+            expected = scorer.score(target, prediction)["rougeL"].fmeasure
+            assert rouge_l(tokenize(target), tokenize(prediction)) == expected
+
+
 def test_text_missing_extra_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "sacrebleu", None)  # makes `import sacrebleu` fail
     with pytest.raises(ImportError, match=r"pip install 'rlog_env\[eval\]'"):
