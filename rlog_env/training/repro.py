@@ -75,6 +75,7 @@ class ReproConfig:
     grpo_prompts_per_step: int = 4
     grpo_generations: int = 4
     grpo_learning_rate: float = 2e-4
+    grpo_micro_batch: int | None = None  # completions per forward/backward (None: the whole step's at once)
     max_new_tokens: int = 320        # GRPO's completions and the evaluation's answers
     sim_episodes: int = 30           # per task, for each evaluation domain of the training source
     real_episodes: int = 10          # per task of each real source
@@ -100,6 +101,11 @@ class ReproConfig:
             generated = [n for n, spec in SOURCES.items() if not spec.needs_data]
             raise ValueError(f"ReproConfig.source expects a source that needs no data set "
                              f"({', '.join(generated)}), got {self.source!r}")
+        group = self.grpo_prompts_per_step * self.grpo_generations
+        if self.grpo_micro_batch is not None and (not isinstance(self.grpo_micro_batch, int) or self.grpo_micro_batch < 1
+                                                  or group % self.grpo_micro_batch):
+            raise ValueError(f"ReproConfig.grpo_micro_batch expects a positive divisor of grpo_prompts_per_step * "
+                             f"grpo_generations ({group}), or None, got {self.grpo_micro_batch!r}")
         if self.grpo_generations < 2:
             raise ValueError(f"ReproConfig.grpo_generations expects >= 2 (GRPO compares a group), "
                              f"got {self.grpo_generations}")
@@ -129,6 +135,7 @@ _PRETRAINED: dict[str, Any] = {
     "model": "smollm2-135m", "tasks": ("anomaly_detection", "log_parsing"), "difficulty": "easy",
     "trajectories": 40, "sft_epochs": 2.0, "sft_learning_rate": 1e-4, "sft_max_length": 1024,
     "grpo_steps": 12, "grpo_prompts_per_step": 2, "grpo_generations": 4, "grpo_learning_rate": 2e-5,
+    "grpo_micro_batch": 1,
     "max_new_tokens": 320, "sim_episodes": 50, "real_episodes": 50, "real": ("loghub", "loglm"),
     "primary": ("unseen", "anomaly_detection"), "primary_episodes": 200,
     "curve_every": 6, "curve_episodes": 16,
@@ -146,7 +153,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The pretrained recipe end to end at smoke size, for CI: every stage, the primary cell, the
     # curves and the intervals (pass --model tiny where SmolLM2 is not cached).
     "pretrained-quick": {**_PRETRAINED, "trajectories": 4, "sft_epochs": 1.0, "sft_max_length": 128,
-                         "grpo_steps": 2, "grpo_prompts_per_step": 1, "grpo_generations": 2,
+                         "grpo_steps": 2, "grpo_prompts_per_step": 1, "grpo_generations": 2, "grpo_micro_batch": 1,
                          "max_new_tokens": 16, "sim_episodes": 2, "real_episodes": 2, "primary_episodes": 4,
                          "curve_every": 1, "curve_episodes": 2, "trl": {"grpo": {"logging_steps": 1}}},
 }
@@ -234,9 +241,14 @@ def train_models(config: ReproConfig, verbose: bool = True) -> tuple[dict[str, P
     # whole, so optimizer states would only fill the disk.
     saving = ({"save_strategy": "steps", "save_steps": config.curve_every, "save_only_model": True,
                "save_total_limit": None} if config.curve_every else {"save_strategy": "no"})
+    # A step generates every prompt's group at once, then learns from them grpo_micro_batch at a
+    # time (gradient accumulation): on CPU, attention keeps each layer's full score matrix for the
+    # backward pass, so eight 2,700-token sequences at once need ~60 GB, one at a time ~8.
+    group = config.grpo_prompts_per_step * config.grpo_generations
+    micro = config.grpo_micro_batch or group
     grpo = {"max_steps": config.grpo_steps, "learning_rate": config.grpo_learning_rate,
-            "num_generations": config.grpo_generations,
-            "per_device_train_batch_size": config.grpo_prompts_per_step * config.grpo_generations,
+            "num_generations": config.grpo_generations, "per_device_train_batch_size": micro,
+            "gradient_accumulation_steps": group // micro,
             "max_completion_length": config.max_new_tokens, **saving, **config.trl.get("grpo", {})}
     grpo_prompts = config.grpo_steps * config.grpo_prompts_per_step
     tasks = config.tasks
