@@ -883,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/repro", help="output directory (an interrupted run resumes)")
     p.add_argument("--preset", choices=repro_presets(), default="full",
                    help="full: the tiny model (<30 min on 2 CPU cores); quick: a smoke run; pretrained: "
-                        "SmolLM2-135M-Instruct (~2.5 h on 2 CPU cores); pretrained-quick: its smoke run")
+                        "SmolLM2-135M-Instruct (hours on 2 CPU cores; resumable); pretrained-quick: its smoke run")
     p.add_argument("--seed", type=int, default=0)
     data_dir(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

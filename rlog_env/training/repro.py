@@ -23,7 +23,7 @@ run resumes where it stopped; evaluation resumes episode by episode from each ce
    tokens to the end of the answer and seconds per episode.
 
 The presets size the run: ``full`` for the tiny model on a laptop, ``quick`` a smoke run of a
-few steps (CI), ``pretrained`` SmolLM2-135M-Instruct on two CPU cores (about 2.5 hours), and
+few steps (CI), ``pretrained`` SmolLM2-135M-Instruct on two CPU cores (hours: see the README), and
 ``pretrained-quick`` the same recipe cut to a few steps and episodes (CI). Every size can be
 overridden.
 """
