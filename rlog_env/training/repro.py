@@ -130,7 +130,7 @@ class ReproConfig:
 # optimizer, bf16 matmuls), hence ``bf16``. Evaluation, float32: ~400 prompt tokens/s, and an easy
 # anomaly-detection prompt is ~900 SmolLM2 tokens (its tokenizer spells numbers digit by digit), so
 # evaluating six models over ~600 episodes is most of the wall time. A GRPO step (2 prompts x 4
-# completions of up to 320 tokens, then 8 single-sequence backward passes) takes ~270 s: 8 steps,
+# completions of up to 320 tokens, then 8 single-sequence backward passes) takes ~135 s: 8 steps,
 # at a learning rate that moves the policy within them. HDFS's sessions (~2,700 tokens: 7 s of
 # prompt alone each) are left out of the real sets; loghub's and LogLM's stay.
 _PRETRAINED: dict[str, Any] = {
