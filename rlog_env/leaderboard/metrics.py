@@ -259,10 +259,12 @@ class TextMetrics:
         self._missing = None
         from rouge_score import tokenizers
         self._bleu = sacrebleu.BLEU()  # corpus_bleu's defaults: 13a tokens, case kept, exp smoothing
-        # ROUGE-L is rouge-score's F-measure with the LCS length computed bit-parallel: its own
+        # RougeScorer.score's steps with each text tokenised once (rouge-score is pinned): its
+        # n-gram F-measures, and ROUGE-L's with the LCS length computed bit-parallel — its own
         # dynamic-programming table, in pure Python, was two thirds of a text leaderboard's time.
-        self._rouge = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=False)
-        self._tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)
+        self._ngram_score = lambda target, prediction, n: rouge_scorer._score_ngrams(
+            rouge_scorer._create_ngrams(target, n), rouge_scorer._create_ngrams(prediction, n)).fmeasure
+        self._tokenizer = tokenizers.DefaultTokenizer(use_stemmer=False)  # RougeScorer's, use_stemmer=False
         self._stats: list[int] | None = None
         self._totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
         self._n = 0
@@ -274,10 +276,10 @@ class TextMetrics:
         hypothesis, reference = "" if prediction is None else str(prediction), str(reference)
         stats = self._bleu._extract_corpus_statistics([hypothesis], [[reference]])[0]
         self._stats = list(stats) if self._stats is None else [a + b for a, b in zip(self._stats, stats)]
-        scores = self._rouge.score(reference, hypothesis)  # (target, prediction)
-        self._totals["rouge1"] += scores["rouge1"].fmeasure
-        self._totals["rouge2"] += scores["rouge2"].fmeasure
-        self._totals["rougeL"] += rouge_l(self._tokenizer.tokenize(reference), self._tokenizer.tokenize(hypothesis))
+        target, tokens = self._tokenizer.tokenize(reference), self._tokenizer.tokenize(hypothesis)
+        self._totals["rouge1"] += self._ngram_score(target, tokens, 1)
+        self._totals["rouge2"] += self._ngram_score(target, tokens, 2)
+        self._totals["rougeL"] += rouge_l(target, tokens)
         self._n += 1
         if self._n % _TOKENIZER_CACHE_EVERY == 0:
             self._clear_tokenizer_caches()

@@ -461,9 +461,10 @@ def write_curves(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
 
 # -- the summary ----------------------------------------------------------------------------
 def _keys(part) -> np.ndarray:
-    from rlog_env.leaderboard.metrics import bootstrap_key
-    return np.array([bootstrap_key(e, s, i) for e, s, i in zip(part["env"], part["source"], part["index"])],
-                    dtype=np.uint64)
+    """The episodes' bootstrap keys, the leaderboard's own (their samples): every model's interval
+    resamples the same samples, and a cell's interval is the leaderboard's for that cell."""
+    from rlog_env.leaderboard.aggregate import episode_bootstrap_key
+    return np.array([episode_bootstrap_key(r, n) for n, r in enumerate(part.to_dict("records"))], dtype=np.uint64)
 
 
 def _interval(values: np.ndarray, keys: np.ndarray, seed: int) -> list[float]:
@@ -474,14 +475,16 @@ def _interval(values: np.ndarray, keys: np.ndarray, seed: int) -> list[float]:
 
 
 def _paired(frame, a: str, b: str, cell: tuple[str, str]):
-    """The totals of models ``a`` and ``b`` on the episodes of ``cell`` both played, paired."""
+    """The totals of models ``a`` and ``b`` on the episodes of ``cell`` both played, paired, and
+    those episodes' bootstrap keys."""
     rows = frame[(frame["set"] == cell[0]) & (frame["task"] == cell[1])]
     by = {}
     for name in (a, b):
         part = rows[rows["agent"] == name]
-        by[name] = {(e, i): r["total"] for e, i, r in zip(part["env"], part["index"], part["reward"])}
+        by[name] = {int(k): r["total"] for k, r in zip(_keys(part), part["reward"])}
     common = sorted(set(by[a]) & set(by[b]))
-    return common, np.array([by[a][k] for k in common]), np.array([by[b][k] for k in common])
+    return (np.array(common, dtype=np.uint64), np.array([by[a][k] for k in common]),
+            np.array([by[b][k] for k in common]))
 
 
 def summarise(frame, timings: dict[str, float] | None = None, primary: tuple[str, str] | None = None,
@@ -490,8 +493,6 @@ def summarise(frame, timings: dict[str, float] | None = None, primary: tuple[str
     its 95 % Poisson-bootstrap interval and format-valid rate), latency, and the paired
     differences of :data:`COMPARISONS` in every cell (``primary``: the ``(set, task)`` named
     first)."""
-    from rlog_env.leaderboard.metrics import bootstrap_key
-
     sets = list(dict.fromkeys(frame["set"]))
     cells = list(dict.fromkeys(zip(frame["set"], frame["task"])))
     generated = [name for name, spec in SOURCES.items() if not spec.needs_data]  # simulated episodes
@@ -525,13 +526,12 @@ def summarise(frame, timings: dict[str, float] | None = None, primary: tuple[str
         for a, b in COMPARISONS:
             if a not in names or b not in names:
                 continue
-            common, left, right = _paired(frame, a, b, cell)
-            if not common:
+            keys, left, right = _paired(frame, a, b, cell)
+            if not len(keys):
                 continue
-            keys = np.array([bootstrap_key(e, i) for e, i in common], dtype=np.uint64)
             comparisons.append({"cell": f"{cell[0]}/{cell[1]}", "primary": cell == primary, "model": a, "minus": b,
                                 "difference": float((left - right).mean()),
-                                "interval": _interval(left - right, keys, seed), "n": len(common)})
+                                "interval": _interval(left - right, keys, seed), "n": len(keys)})
     by = {r["model"]: r for r in rows}
     checks = {}
     if "R-Log" in by and "cold start X→(R,Y)" in by and by["R-Log"]["sim_reward"] is not None:

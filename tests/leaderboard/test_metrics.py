@@ -351,6 +351,13 @@ def test_rouge_l_is_rouge_scores_own_bit_for_bit(eval_extra):
         for prediction in texts[:8] + texts[-4:]:
             expected = scorer.score(target, prediction)["rougeL"].fmeasure
             assert rouge_l(tokenize(target), tokenize(prediction)) == expected
+    # and text_metrics' ROUGE, each text tokenised once, is RougeScorer's own
+    full = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)
+    for target in texts:
+        for prediction in texts[:4] + texts[-4:]:
+            scores = full.score(target, prediction)
+            ours = text_metrics([prediction], [target])
+            assert {k: ours[k] for k in scores} == {k: 100.0 * v.fmeasure for k, v in scores.items()}
 
 
 def test_text_missing_extra_names_it(monkeypatch):
