@@ -56,6 +56,9 @@ def _source_options(source: str, config: "ReproConfig") -> dict[str, Any]:
     return {"difficulty": config.difficulty} if "difficulty" in SOURCES[source].option_names else {}
 
 
+EVAL_DTYPES = ("auto", "float32", "bfloat16", "float16")  # TransformersAgent's
+
+
 @dataclass(frozen=True)
 class ReproConfig:
     """The sizes of a ``repro`` run (see :data:`PRESETS`)."""
@@ -76,7 +79,9 @@ class ReproConfig:
     grpo_generations: int = 4
     grpo_learning_rate: float = 2e-4
     grpo_micro_batch: int | None = None  # completions per forward/backward (None: the whole step's at once)
-    max_new_tokens: int = 320        # GRPO's completions and the evaluation's answers
+    max_new_tokens: int = 320        # GRPO's completions (and the evaluation's, unless eval_max_new_tokens)
+    eval_max_new_tokens: int | None = None  # the evaluation's answers (None: max_new_tokens)
+    eval_dtype: str = "auto"         # the evaluated models' weights (TransformersAgent's dtype)
     sim_episodes: int = 30           # per task, for each evaluation domain of the training source
     real_episodes: int = 10          # per task of each real source
     real: tuple[str, ...] | None = None  # the real sources evaluated (None: every one present)
@@ -95,6 +100,12 @@ class ReproConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ReproConfig.{name} expects a positive int, got {value!r}")
+        if self.eval_max_new_tokens is not None and (not isinstance(self.eval_max_new_tokens, int)
+                                                     or self.eval_max_new_tokens < 1):
+            raise ValueError(f"ReproConfig.eval_max_new_tokens expects a positive int or None (None: max_new_tokens), "
+                             f"got {self.eval_max_new_tokens!r}")
+        if self.eval_dtype not in EVAL_DTYPES:
+            raise ValueError(f"ReproConfig.eval_dtype expects one of {EVAL_DTYPES}, got {self.eval_dtype!r}")
         if not isinstance(self.curve_every, int) or self.curve_every < 0:
             raise ValueError(f"ReproConfig.curve_every expects an int >= 0 (0: no held-out curve), got {self.curve_every!r}")
         if self.source not in SOURCES or SOURCES[self.source].needs_data:
@@ -127,9 +138,13 @@ class ReproConfig:
 
 # The sizes of the ``pretrained`` preset (SmolLM2-135M-Instruct on two CPU cores) were set by
 # measurement. Training: ~95 tokens/s in float32, ~136 with bf16 autocast (fp32 weights and
-# optimizer, bf16 matmuls), hence ``bf16``. Evaluation, float32: ~400 prompt tokens/s, and an easy
-# anomaly-detection prompt is ~900 SmolLM2 tokens (its tokenizer spells numbers digit by digit), so
-# evaluating six models over ~600 episodes is most of the wall time. A GRPO step (2 prompts x 4
+# optimizer, bf16 matmuls), hence ``bf16``. Evaluation: an easy anomaly-detection prompt is ~900
+# SmolLM2 tokens (its tokenizer spells numbers digit by digit); on a CPU with AVX512-BF16, bf16
+# weights prefill 1.9x and decode 1.5x faster than float32 (16 such prompts: 46 s -> 24 s, 238 ->
+# 160 ms a token), hence ``eval_dtype``. The evaluation's budget, 512 tokens, holds the longest SFT
+# target (400 tokens, a parsing trajectory) with room to spare: at GRPO's 320, 30 % of the cold
+# start's unseen anomaly-detection answers were cut off mid-reasoning. Evaluating six models over
+# ~600 episodes is most of the wall time. A GRPO step (2 prompts x 4
 # completions of up to 320 tokens, then 8 single-sequence backward passes) takes ~135 s: 8 steps,
 # at a learning rate that moves the policy within them. HDFS's sessions (~2,700 tokens: 7 s of
 # prompt alone each) are left out of the real sets; loghub's and LogLM's stay.
@@ -138,7 +153,7 @@ _PRETRAINED: dict[str, Any] = {
     "trajectories": 40, "sft_epochs": 2.0, "sft_learning_rate": 1e-4, "sft_max_length": 1024,
     "grpo_steps": 8, "grpo_prompts_per_step": 2, "grpo_generations": 4, "grpo_learning_rate": 5e-5,
     "grpo_micro_batch": 1,
-    "max_new_tokens": 320, "sim_episodes": 50, "real_episodes": 50, "real": ("loghub", "loglm"),
+    "max_new_tokens": 320, "eval_max_new_tokens": 512, "eval_dtype": "bfloat16", "sim_episodes": 50, "real_episodes": 50, "real": ("loghub", "loglm"),
     "primary": ("unseen", "anomaly_detection"), "primary_episodes": 200,
     "curve_every": 4, "curve_episodes": 16,
     "trl": {"sft": {"per_device_train_batch_size": 4, "warmup_steps": 4, "logging_steps": 4, "bf16": True},
@@ -156,7 +171,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # curves and the intervals (pass --model tiny where SmolLM2 is not cached).
     "pretrained-quick": {**_PRETRAINED, "trajectories": 4, "sft_epochs": 1.0, "sft_max_length": 128,
                          "grpo_steps": 2, "grpo_prompts_per_step": 1, "grpo_generations": 2, "grpo_micro_batch": 1,
-                         "max_new_tokens": 16, "sim_episodes": 2, "real_episodes": 2, "primary_episodes": 4,
+                         "max_new_tokens": 16, "eval_max_new_tokens": 24, "sim_episodes": 2, "real_episodes": 2,
+                         "primary_episodes": 4,
                          "curve_every": 1, "curve_episodes": 2, "trl": {"grpo": {"logging_steps": 1}}},
 }
 
@@ -332,10 +348,35 @@ def tokens_to_answer(completion: str, reasoning: str, tokenizer) -> int:
 RUNNER_BATCH, AGENT_BATCH = 64, 16
 
 
+def _eval_settings(config: ReproConfig) -> dict[str, Any]:
+    """How the evaluated models generate: what a resumed evaluation must share with its start."""
+    return {"max_new_tokens": config.eval_max_new_tokens or config.max_new_tokens, "dtype": config.eval_dtype}
+
+
+def _claim_eval_dir(directory: Path, config: ReproConfig) -> None:
+    """Record the generation settings in ``directory/settings.json``, or refuse to resume there
+    under others: the runner's resume keys episodes by agent name, so episodes generated under
+    another budget or dtype would otherwise be mixed into the cells silently."""
+    settings, path = _eval_settings(config), directory / "settings.json"
+    if path.is_file():
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found != settings:
+            raise ValueError(f"{directory} holds episodes generated with {found}, not {settings}: "
+                             f"move it aside (or pass another --out) to evaluate with these settings")
+        return
+    if directory.is_dir() and any(directory.iterdir()):
+        raise ValueError(f"{directory} holds episodes without a settings.json (how they were generated "
+                         f"is unknown): move it aside to evaluate with {settings}")
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings) + "\n", encoding="utf-8")
+
+
 def _agent(config: ReproConfig, path: Path, reasoning: str, name: str):
     from rlog_env.agents.transformers_agent import TransformersAgent
+    settings = _eval_settings(config)
     return TransformersAgent(path, reasoning=reasoning, name=name, batch_size=AGENT_BATCH,
-                             max_new_tokens=config.max_new_tokens, device=_device(config), seed=config.seed)
+                             max_new_tokens=settings["max_new_tokens"], dtype=settings["dtype"],
+                             device=_device(config), seed=config.seed)
 
 
 def _cell_dir(out: Path, set_name: str, task: str) -> Path:
@@ -350,6 +391,7 @@ def evaluate_models(config: ReproConfig, models: dict[str, Path], verbose: bool 
     from rlog_env.leaderboard.tables import leaderboard, write
 
     out = Path(config.out) / "eval"
+    _claim_eval_dir(out, config)
     frames = []
     agents = [_agent(config, models[stage], fmt, name) for name, stage, fmt in MODELS]
     for set_name, task, arguments in evaluation_cells(config):
@@ -404,6 +446,8 @@ def learning_curves(config: ReproConfig, models: dict[str, Path], verbose: bool 
     out = Path(config.out)
     rows: list[dict[str, Any]] = []
     formats = {stage: fmt for _, stage, fmt in MODELS}
+    if config.curve_every:
+        _claim_eval_dir(out / "curves", config)
     for stage, start in GRPO_STAGES.items():
         rows += _training_rows(stage, models[stage])
         if not config.curve_every:

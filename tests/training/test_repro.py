@@ -217,3 +217,37 @@ def test_repro_prints_where_the_curves_are(pretrained_quick, data_dir, capsys):
     out = capsys.readouterr().out
     assert f"learning curves: {pretrained_quick / 'learning_curve.png'} and {pretrained_quick / 'learning_curve.csv'}" in out
     assert "Primary cell: sim unseen/anomaly_detection" in out
+
+
+def test_pretrained_quick_evaluates_with_its_own_budget_and_dtype(pretrained_quick):
+    config = preset("pretrained-quick")
+    assert (config.max_new_tokens, config.eval_max_new_tokens, config.eval_dtype) == (16, 24, "bfloat16")
+    settings = {"max_new_tokens": 24, "dtype": "bfloat16"}
+    assert json.loads((pretrained_quick / "eval" / "settings.json").read_text()) == settings
+    assert json.loads((pretrained_quick / "curves" / "settings.json").read_text()) == settings
+    episodes = [json.loads(line) for line in
+                (pretrained_quick / "eval" / "sim-unseen" / "anomaly_detection" / "results.jsonl").open()]
+    tokens = [e["usage"]["completion_tokens"] for e in episodes]
+    # the evaluation's budget, not GRPO's: a cut-off answer is 24 tokens long
+    assert max(tokens) <= 24 and all(t == 24 for t, e in zip(tokens, episodes) if e["finish_reason"] == "length")
+    assert any(t > 16 for t in tokens)
+
+
+def test_an_evaluation_does_not_resume_under_other_generation_settings(pretrained_quick, data_dir, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(pretrained_quick, out)
+    args = ["repro", "--preset", "pretrained-quick", "--model", "tiny", "--out", str(out), "--data-dir", str(data_dir)]
+    settings = out / "eval" / "settings.json"
+    settings.write_text(json.dumps({"max_new_tokens": 320, "dtype": "auto"}))
+    assert main(args) == 2
+    assert "generated with {'max_new_tokens': 320, 'dtype': 'auto'}" in capsys.readouterr().err
+    settings.unlink()  # episodes of unknown settings are refused too
+    assert main(args) == 2
+    assert "without a settings.json" in capsys.readouterr().err
+    assert not settings.exists()  # nothing written on the way out
+    with pytest.raises(ValueError, match="eval_max_new_tokens expects"):
+        ReproConfig(eval_max_new_tokens=0)
+    with pytest.raises(ValueError, match="eval_dtype expects"):
+        ReproConfig(eval_dtype="int8")
