@@ -143,7 +143,8 @@ class ReproConfig:
 # weights prefill 1.9x and decode 1.5x faster than float32 (16 such prompts: 46 s -> 24 s, 238 ->
 # 160 ms a token), hence ``eval_dtype``. The evaluation's budget, 512 tokens, holds the longest SFT
 # target (400 tokens, a parsing trajectory) with room to spare: at GRPO's 320, 30 % of the cold
-# start's unseen anomaly-detection answers were cut off mid-reasoning. Evaluating six models over
+# start's unseen anomaly-detection answers were cut off mid-reasoning (at 512 still 27 %: those
+# quote one log line after another and never close the reasoning). Evaluating six models over
 # ~600 episodes is most of the wall time. A GRPO step (2 prompts x 4
 # completions of up to 320 tokens, then 8 single-sequence backward passes) takes ~135 s: 8 steps,
 # at a learning rate that moves the policy within them. HDFS's sessions (~2,700 tokens: 7 s of
