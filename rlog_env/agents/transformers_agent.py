@@ -87,6 +87,9 @@ class _Params:
         return f"{type(self).__name__}({params})"
 
 
+# The weights' precisions ``dtype`` takes ("auto": float32 on CPU, the checkpoint's own elsewhere).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
 class TransformersAgent(_Params):
     """Answers observations with a local ``transformers`` causal LM (see the module docstring)."""
 
@@ -125,8 +128,8 @@ class TransformersAgent(_Params):
             raise ValueError(f"TransformersAgent expects max_prompt_tokens >= 2 or None, got {self.max_prompt_tokens!r}")
         if self.device not in DEVICES:
             raise ValueError(f"TransformersAgent expects device in {DEVICES}, got {self.device!r}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError("TransformersAgent expects dtype in ('auto', 'float32', 'bfloat16', 'float16'), "
+        if self.dtype not in DTYPES:
+            raise ValueError(f"TransformersAgent expects dtype in {DTYPES}, "
                              f"got {self.dtype!r}")
 
     def _resolve_model_path(self) -> str:

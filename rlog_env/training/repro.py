@@ -56,9 +56,6 @@ def _source_options(source: str, config: "ReproConfig") -> dict[str, Any]:
     return {"difficulty": config.difficulty} if "difficulty" in SOURCES[source].option_names else {}
 
 
-EVAL_DTYPES = ("auto", "float32", "bfloat16", "float16")  # TransformersAgent's
-
-
 @dataclass(frozen=True)
 class ReproConfig:
     """The sizes of a ``repro`` run (see :data:`PRESETS`)."""
@@ -104,8 +101,9 @@ class ReproConfig:
                                                      or self.eval_max_new_tokens < 1):
             raise ValueError(f"ReproConfig.eval_max_new_tokens expects a positive int or None (None: max_new_tokens), "
                              f"got {self.eval_max_new_tokens!r}")
-        if self.eval_dtype not in EVAL_DTYPES:
-            raise ValueError(f"ReproConfig.eval_dtype expects one of {EVAL_DTYPES}, got {self.eval_dtype!r}")
+        from rlog_env.agents.transformers_agent import DTYPES
+        if self.eval_dtype not in DTYPES:
+            raise ValueError(f"ReproConfig.eval_dtype expects one of {DTYPES}, got {self.eval_dtype!r}")
         if not isinstance(self.curve_every, int) or self.curve_every < 0:
             raise ValueError(f"ReproConfig.curve_every expects an int >= 0 (0: no held-out curve), got {self.curve_every!r}")
         if self.source not in SOURCES or SOURCES[self.source].needs_data:
@@ -154,7 +152,8 @@ _PRETRAINED: dict[str, Any] = {
     "trajectories": 40, "sft_epochs": 2.0, "sft_learning_rate": 1e-4, "sft_max_length": 1024,
     "grpo_steps": 8, "grpo_prompts_per_step": 2, "grpo_generations": 4, "grpo_learning_rate": 5e-5,
     "grpo_micro_batch": 1,
-    "max_new_tokens": 320, "eval_max_new_tokens": 512, "eval_dtype": "bfloat16", "sim_episodes": 50, "real_episodes": 50, "real": ("loghub", "loglm"),
+    "max_new_tokens": 320, "eval_max_new_tokens": 512, "eval_dtype": "bfloat16",
+    "sim_episodes": 50, "real_episodes": 50, "real": ("loghub", "loglm"),
     "primary": ("unseen", "anomaly_detection"), "primary_episodes": 200,
     "curve_every": 4, "curve_episodes": 16,
     "trl": {"sft": {"per_device_train_batch_size": 4, "warmup_steps": 4, "logging_steps": 4, "bf16": True},
@@ -369,7 +368,9 @@ def _claim_eval_dir(directory: Path, config: ReproConfig) -> None:
         raise ValueError(f"{directory} holds episodes without a settings.json (how they were generated "
                          f"is unknown): move it aside to evaluate with {settings}")
     directory.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings) + "\n", encoding="utf-8")
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")  # renamed into place: a kill leaves no half record
+    tmp.write_text(json.dumps(settings) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 def _agent(config: ReproConfig, path: Path, reasoning: str, name: str):
