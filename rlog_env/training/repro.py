@@ -149,7 +149,7 @@ class ReproConfig:
 # prompt alone each) are left out of the real sets; loghub's and LogLM's stay.
 _PRETRAINED: dict[str, Any] = {
     "model": "smollm2-135m", "tasks": ("anomaly_detection", "log_parsing"), "difficulty": "easy",
-    "trajectories": 40, "sft_epochs": 2.0, "sft_learning_rate": 1e-4, "sft_max_length": 1024,
+    "trajectories": 40, "sft_epochs": 3.0, "sft_learning_rate": 2e-4, "sft_max_length": 1024,
     "grpo_steps": 8, "grpo_prompts_per_step": 2, "grpo_generations": 4, "grpo_learning_rate": 5e-5,
     "grpo_micro_batch": 1,
     "max_new_tokens": 320, "eval_max_new_tokens": 512, "eval_dtype": "bfloat16",
