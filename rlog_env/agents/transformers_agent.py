@@ -28,8 +28,12 @@
   kept; ``last_usage_`` records the tokens actually given.
 - **Generation** is batched (``batch_size`` prompts at a time, grouped by length so that little
   padding is wasted, answers returned in the input order) with LEFT padding, so every prompt
-  ends where generation starts. ``temperature=0`` is greedy decoding; above 0 it samples with
-  ``temperature`` and ``top_p`` (no top-k cut-off). Only the new tokens are decoded, with
+  ends where generation starts; a sequence leaves its batch on the step it ends
+  (:func:`rlog_env.agents.decoding.decode`), so one long answer does not make its batch-mates
+  decode to its length. ``temperature=0`` is greedy decoding; above 0 it samples with
+  ``temperature`` and ``top_p`` (no top-k cut-off). These parameters are the whole recipe: a
+  model's own ``generation_config`` (a repetition penalty, say) is not applied, so an evaluation
+  means the same for every model. Only the new tokens are decoded, with
   ``skip_special_tokens=True``; ``<think>``/``<answer>`` are plain text to the tokenizer.
 - **Seeding**: each batch is sampled under its own torch seed, derived from ``seed`` and the
   batch's prompts (``np.random.SeedSequence``), inside ``torch.random.fork_rng`` so the global
@@ -56,6 +60,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rlog_env.agents.base import Observation, openai_messages, text_messages
+from rlog_env.agents.decoding import decode
 from rlog_env.agents.models import import_llm, require_safetensors
 from rlog_env.tasks import FORMATS, THINK_FIRST
 
@@ -208,19 +213,6 @@ class TransformersAgent(_Params):
             return "\n\n".join(m["content"] for m in text_messages(observation.messages))
         return observation.prompt
 
-    def _generation_kwargs(self, torch) -> dict[str, Any]:
-        tokenizer, model = self.tokenizer_, self.model_
-        eos = model.generation_config.eos_token_id
-        if eos is None:
-            eos = tokenizer.eos_token_id
-        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": tokenizer.pad_token_id,
-                                  "eos_token_id": eos}
-        if self.temperature > 0:
-            kwargs.update(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p), top_k=0)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        return kwargs
-
     def act(self, observations: Sequence[Observation]) -> list[str]:
         """One completion per observation, in order; ``last_usage_`` gets the token counts."""
         if not hasattr(self, "model_"):
@@ -243,7 +235,6 @@ class TransformersAgent(_Params):
         answers: list[str] = [""] * len(texts)
         usage: list[dict[str, int]] = [{}] * len(texts)
         finish: list[str | None] = [None] * len(texts)
-        kwargs = self._generation_kwargs(torch)
         cuda_devices = [model.device] if model.device.type == "cuda" else []
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
@@ -251,18 +242,14 @@ class TransformersAgent(_Params):
                                 return_tensors="pt").to(model.device)
             with torch.random.fork_rng(devices=cuda_devices), torch.inference_mode():
                 torch.manual_seed(self._batch_seed([texts[i] for i in batch]))
-                out = model.generate(**enc, **kwargs)
-            new = out[:, enc["input_ids"].shape[1]:].tolist()
+                new = decode(model, enc["input_ids"], enc["attention_mask"], max_new_tokens=self.max_new_tokens,
+                             eos_ids=eos_ids, temperature=float(self.temperature), top_p=float(self.top_p))
             for row, i in enumerate(batch):
-                tokens = new[row]
-                count, finish[i] = len(tokens), "length"  # cut off at max_new_tokens, unless it ended
-                for position, token in enumerate(tokens):
-                    if token in eos_ids:
-                        count, finish[i] = position + 1, "stop"
-                        break
-                answers[i] = tokenizer.decode(tokens[:count], skip_special_tokens=True)
+                tokens = new[row]  # cut off at max_new_tokens, unless it ended
+                finish[i] = "stop" if tokens and tokens[-1] in eos_ids else "length"
+                answers[i] = tokenizer.decode(tokens, skip_special_tokens=True)
                 usage[i] = {"prompt_tokens": int(enc["attention_mask"][row].sum().item()),
-                            "completion_tokens": count}
+                            "completion_tokens": len(tokens)}
         self.last_usage_ = usage
         self.last_finish_reasons_ = finish
         return answers

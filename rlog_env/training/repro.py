@@ -146,7 +146,7 @@ class ReproConfig:
 # SmolLM2 tokens (its tokenizer spells numbers digit by digit); on a CPU with AVX512-BF16, bf16
 # weights prefill 1.9x and decode 1.5x faster than float32 (16 such prompts: 46 s -> 24 s, 238 ->
 # 160 ms a token), hence ``eval_dtype``. The evaluation's budget, 512 tokens, holds the longest
-# SFT target with room to spare. Evaluating six models over ~900 episodes is most of the wall
+# SFT target with room to spare. Evaluating six models on 550 episodes each is most of the wall
 # time. A GRPO step (2 prompts x 4 completions, then 8 single-sequence backward passes) takes
 # ~2-3 min: 8 steps, at a learning rate that moves the policy within them. HDFS's sessions
 # (~2,700 tokens: 7 s of prompt alone each) are left out of the real sets; loghub's and LogLM's stay.

@@ -185,13 +185,14 @@ def test_transformers_agent_on_environment_observations(smollm2, env_observation
     assert not hasattr(agent, "model_")  # loads lazily
     masks = []
     agent.load()
-    generate = agent.model_.generate
+    from rlog_env.agents import transformers_agent
+    decode = transformers_agent.decode
 
-    def spy(*args, **kwargs):
-        masks.append(kwargs["attention_mask"].clone())
-        return generate(*args, **kwargs)
+    def spy(model, input_ids, attention_mask, **kwargs):
+        masks.append(attention_mask.clone())
+        return decode(model, input_ids, attention_mask, **kwargs)
 
-    monkeypatch.setattr(agent.model_, "generate", spy)
+    monkeypatch.setattr(transformers_agent, "decode", spy)
     started = time.perf_counter()
     answers = agent.act(env_observations)
     elapsed = time.perf_counter() - started
